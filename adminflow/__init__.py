@@ -1,0 +1,68 @@
+"""adminflow: course-administration flows as a reusable Django app.
+
+The names here are the engine's public API. Importing this package imports
+no Django models, so step modules can import it freely.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .engine import (
+    AdminFlow,
+    AdminflowError,
+    AdminPropagateStep,
+    AdminRecordStep,
+    AdminStep,
+    AdminUpdateStep,
+    ConfiguredFlow,
+    ConsoleObserver,
+    FlowConfigError,
+    FlowObserver,
+    FlowPropagateStep,
+    FlowRecordStep,
+    FlowUpdateStep,
+    LoggingObserver,
+    MetadataConflictError,
+    RecordStorer,
+    RunResult,
+    RunStatus,
+    Secret,
+    StepContractError,
+    StepKind,
+    StepMode,
+    StepResult,
+    StepStatus,
+    ThreadedExecutor,
+)
+
+try:
+    __version__ = version("adminflow")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "AdminFlow",
+    "AdminPropagateStep",
+    "AdminRecordStep",
+    "AdminStep",
+    "AdminUpdateStep",
+    "AdminflowError",
+    "ConfiguredFlow",
+    "ConsoleObserver",
+    "FlowConfigError",
+    "FlowObserver",
+    "FlowPropagateStep",
+    "FlowRecordStep",
+    "FlowUpdateStep",
+    "LoggingObserver",
+    "MetadataConflictError",
+    "RecordStorer",
+    "RunResult",
+    "RunStatus",
+    "Secret",
+    "StepContractError",
+    "StepKind",
+    "StepMode",
+    "StepResult",
+    "StepStatus",
+    "ThreadedExecutor",
+]

@@ -1,0 +1,56 @@
+"""The flow engine: pure Python, no Django anywhere below this package."""
+
+from .config import Configs, Secret, StepMode
+from .errors import (
+    AdminflowError,
+    ConfigProblem,
+    FlowConfigError,
+    MetadataConflictError,
+    StepContractError,
+)
+from .events import FlowObserver
+from .executor import ThreadedExecutor
+from .flow import AdminFlow, ConfiguredFlow
+from .observers import ConsoleObserver, LoggingObserver
+from .result import RunResult, RunStatus, StepResult, StepStatus
+from .steps import (
+    AdminPropagateStep,
+    AdminRecordStep,
+    AdminStep,
+    AdminUpdateStep,
+    FlowPropagateStep,
+    FlowRecordStep,
+    FlowUpdateStep,
+    StepKind,
+)
+from .storer import RecordStorer
+
+__all__ = [
+    "AdminFlow",
+    "AdminPropagateStep",
+    "AdminRecordStep",
+    "AdminStep",
+    "AdminUpdateStep",
+    "AdminflowError",
+    "ConfigProblem",
+    "Configs",
+    "ConfiguredFlow",
+    "ConsoleObserver",
+    "FlowConfigError",
+    "FlowObserver",
+    "FlowPropagateStep",
+    "FlowRecordStep",
+    "FlowUpdateStep",
+    "LoggingObserver",
+    "MetadataConflictError",
+    "RecordStorer",
+    "RunResult",
+    "RunStatus",
+    "Secret",
+    "StepContractError",
+    "StepKind",
+    "StepMode",
+    "StepResult",
+    "StepStatus",
+    "ThreadedExecutor",
+]

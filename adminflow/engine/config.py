@@ -1,0 +1,331 @@
+"""Configuration schemas: declared fields, value checking and step modes.
+
+Steps declare ``config_types = [(name, type, description[, default]), ...]``;
+this module turns those tuples into :class:`ConfigField` objects once, checks
+user values against them and renders the "(type) description" strings of
+``describe_config()``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, get_args, get_origin
+
+from .errors import ConfigProblem
+
+MASK = "********"
+
+
+class StepMode(StrEnum):
+    """How a step (or the storer) takes part in a run."""
+
+    INCLUDE = "include"
+    """Run normally."""
+    EXCLUDE = "exclude"
+    """Do not run; steps depending on it treat it as complete."""
+    DEBUG = "debug"
+    """Run with ``debug=True``: no changes outside the flow."""
+
+
+STEP_MODES = (StepMode.INCLUDE, StepMode.EXCLUDE, StepMode.DEBUG)
+STORER_MODES = (StepMode.INCLUDE, StepMode.DEBUG)
+
+
+class Secret:
+    """A string config value that must never be shown.
+
+    ``str()`` and ``repr()`` give a mask, so a secret that reaches a log line,
+    an f-string or a traceback shows nothing; call :meth:`reveal` where the
+    real value is needed (an API call).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the real value."""
+        return self._value
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __reduce__(self) -> Any:
+        # Pickling would write the value out; nothing in adminflow needs it.
+        raise TypeError("Secret values cannot be pickled")
+
+
+_SCALARS: dict[type, str] = {
+    int: "int",
+    float: "float",
+    bool: "bool",
+    str: "str",
+    datetime: "datetime",
+    date: "date",
+    Secret: "secret",
+}
+
+_REQUIRED: Any = object()
+
+
+def type_label(kind: Any) -> str | None:
+    """Return the name shown for a supported config type, or None if unsupported."""
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    if kind is list:
+        return "list"
+    if get_origin(kind) is list:
+        (item,) = get_args(kind) or (None,)
+        if item in _SCALARS and item is not Secret:
+            return f"list[{_SCALARS[item]}]"
+    return None
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One declared configuration key of a step or storer."""
+
+    name: str
+    type: Any
+    description: str
+    default: Any = _REQUIRED
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    @property
+    def label(self) -> str:
+        return type_label(self.type) or repr(self.type)
+
+    def describe(self) -> str:
+        """Return the seed's ``"(type) description"`` form, noting any default."""
+        if self.required:
+            return f"({self.label}) {self.description}"
+        return f"({self.label}, default {shown_value(self.default)}) {self.description}"
+
+
+def shown_value(value: Any) -> str:
+    """Return a value as it may be displayed: secrets masked, dates in ISO form."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(shown_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def parse_config_types(
+    owner: str, config_types: Any
+) -> tuple[list[ConfigField], list[ConfigProblem]]:
+    """Turn a class's ``config_types`` declaration into fields, with any problems found."""
+    fields: list[ConfigField] = []
+    problems: list[ConfigProblem] = []
+    if not isinstance(config_types, Sequence) or isinstance(config_types, str):
+        return [], [ConfigProblem(owner, "config_types must be a list of tuples")]
+    seen: set[str] = set()
+    for index, entry in enumerate(config_types):
+        where = f"{owner}.config_types[{index}]"
+        if not isinstance(entry, tuple | list) or len(entry) not in (3, 4):
+            problems.append(ConfigProblem(where, "expected (name, type, description[, default])"))
+            continue
+        name, kind, description, *default = entry
+        if not isinstance(name, str) or not name or name.startswith("_"):
+            problems.append(ConfigProblem(where, f"bad key name {name!r}"))
+            continue
+        if name in seen:
+            problems.append(ConfigProblem(f"{owner}.{name}", "declared twice"))
+            continue
+        seen.add(name)
+        if type_label(kind) is None:
+            problems.append(
+                ConfigProblem(
+                    f"{owner}.{name}",
+                    f"unsupported type {kind!r}; use int, float, bool, str, datetime, date, "
+                    "Secret, or a list of these",
+                )
+            )
+            continue
+        field = ConfigField(name, kind, str(description))
+        if default:
+            try:
+                field = ConfigField(name, kind, str(description), coerce(default[0], kind))
+            except ValueError as exc:
+                problems.append(ConfigProblem(f"{owner}.{name}", f"bad default: {exc}"))
+                continue
+        fields.append(field)
+    return fields, problems
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, Secret):
+        return "a secret"
+    shown = shown_value(value)
+    return f"{type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"
+
+
+def coerce(value: Any, kind: Any) -> Any:
+    """Return ``value`` as ``kind``; raise ValueError saying what was expected.
+
+    Strings in ISO form are accepted for dates because JSON has no date type;
+    ``bool`` is never taken for a number, which YAML would otherwise allow.
+    """
+    label = type_label(kind)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is Secret:
+        if isinstance(value, Secret):
+            return value
+        if isinstance(value, str):
+            return Secret(value)
+    elif kind is datetime:
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+    elif kind is date:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"expected an ISO 8601 date, got {value!r}") from None
+    elif kind is list:
+        if isinstance(value, list):
+            return list(value)
+    elif get_origin(kind) is list and isinstance(value, list):
+        (item,) = get_args(kind)
+        out = []
+        for index, element in enumerate(value):
+            try:
+                out.append(coerce(element, item))
+            except ValueError as exc:
+                raise ValueError(f"item {index}: {exc}") from None
+        return out
+    raise ValueError(f"expected {label}, got {_describe_value(value)}")
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def check_section(
+    path: str, fields: Sequence[ConfigField], raw: Any, *, require: bool = True
+) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """Check one step's (or the storer's) config section against its fields.
+
+    Return the coerced values and every problem: missing (when ``require``),
+    unknown and wrongly typed keys. ``_description`` keys are ignored.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        return {}, [ConfigProblem(path, f"expected a mapping of keys, got {type(raw).__name__}")]
+    values: dict[str, Any] = {}
+    problems: list[ConfigProblem] = []
+    known = {field.name for field in fields}
+    for key in raw:
+        if key not in known and key != "_description":
+            expected = ", ".join(sorted(known)) or "none"
+            problems.append(ConfigProblem(_join(path, key), f"unknown key (expected: {expected})"))
+    for field in fields:
+        if field.name in raw:
+            try:
+                values[field.name] = coerce(raw[field.name], field.type)
+            except ValueError as exc:
+                problems.append(ConfigProblem(_join(path, field.name), str(exc)))
+        elif field.required and require:
+            problems.append(
+                ConfigProblem(_join(path, field.name), f"missing required key {field.describe()}")
+            )
+        else:
+            values[field.name] = field.default
+    return values, problems
+
+
+def parse_mode(path: str, raw: Any, allowed: Sequence[StepMode]) -> StepMode | ConfigProblem:
+    """Return the mode named by ``raw`` (None means include) or the problem with it."""
+    if raw is None:
+        return StepMode.INCLUDE
+    if isinstance(raw, StepMode) and raw in allowed:
+        return raw
+    if isinstance(raw, str) and raw in {mode.value for mode in allowed}:
+        return StepMode(raw)
+    choices = " | ".join(mode.value for mode in allowed)
+    return ConfigProblem(path, f"expected one of {choices}, got {raw!r}")
+
+
+class Configs(Mapping[str, Any]):
+    """The checked config of one step, read as attributes: ``self.configs.path``."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", types.MappingProxyType(dict(values)))
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            known = ", ".join(sorted(self._values)) or "none"
+            raise AttributeError(f"no config key {name!r} (known: {known})") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("configs are read-only; set the step's own attributes instead")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={shown_value(v)}" for k, v in self._values.items())
+        return f"Configs({shown})"
+
+
+def secrets_in(values: Mapping[str, Any]) -> list[str]:
+    """Return the revealed values of every secret in ``values``."""
+    return [v.reveal() for v in values.values() if isinstance(v, Secret) and v.reveal()]
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """Return ``text`` with every secret value replaced by the mask."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text

@@ -1,0 +1,64 @@
+"""Exceptions raised by the flow engine.
+
+Every error adminflow raises on purpose derives from :class:`AdminflowError`, so a
+caller can catch the family in one place; messages name the flow, step and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class AdminflowError(Exception):
+    """Base class of every error adminflow raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration, located by its dotted path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class FlowConfigError(AdminflowError, ValueError):
+    """Raise when a flow, its steps or its configuration are not usable.
+
+    Carries every problem found, so that one attempt shows the user everything
+    to fix rather than one problem per run.
+    """
+
+    def __init__(self, flow: str, problems: Iterable[ConfigProblem | str]) -> None:
+        self.flow = flow
+        self.problems = [
+            p if isinstance(p, ConfigProblem) else ConfigProblem("", p) for p in problems
+        ]
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        if len(self.problems) == 1:
+            return f"flow '{self.flow}': {self.problems[0]}"
+        lines = [f"flow '{self.flow}': {len(self.problems)} configuration problems:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class MetadataConflictError(AdminflowError):
+    """Raise when a step sets a metadata name that another step already set."""
+
+    def __init__(self, name: str, first_step: str, second_step: str) -> None:
+        self.name = name
+        self.first_step = first_step
+        self.second_step = second_step
+        super().__init__(
+            f"metadata '{name}' was already set by step '{first_step}'; "
+            f"step '{second_step}' may not set it again"
+        )
+
+
+class StepContractError(AdminflowError):
+    """Raise when a step breaks the calling contract (e.g. returns no list)."""

@@ -1,0 +1,65 @@
+"""The observer interface through which a run reports; the engine prints nothing.
+
+An observer subclasses :class:`FlowObserver` and overrides what it cares
+about. Calls come from worker threads, so observers must be thread-safe. An
+observer that raises is logged and ignored: reporting never breaks a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import RunResult, StepResult
+
+internal_logger = logging.getLogger("adminflow.engine")
+
+
+class FlowObserver:
+    """Hear what a run does. Every method is optional."""
+
+    def run_started(self, flow: str, steps: Sequence[StepResult]) -> None:
+        """A run of ``flow`` starts; ``steps`` are all its steps, still pending."""
+
+    def step_started(self, flow: str, step: StepResult) -> None:
+        """A step's method is about to be called."""
+
+    def step_finished(self, flow: str, step: StepResult) -> None:
+        """A step reached a final status, whether or not it ever started."""
+
+    def log(self, flow: str, step: str | None, level: int, message: str) -> None:
+        """A step, the storer (``step`` is its name) or the flow (``None``) logged a line."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """The run ended; ``result`` is what ``run()`` returns."""
+
+
+class ObserverGroup(FlowObserver):
+    """Fan every event out to several observers, isolating their failures."""
+
+    def __init__(self, observers: Iterable[FlowObserver]) -> None:
+        self.observers = tuple(observers)
+
+    def _each(self, event: str, *args: object) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, event)(*args)
+            except Exception:
+                internal_logger.exception("observer %r failed on %s", observer, event)
+
+    def run_started(self, flow: str, steps: Sequence[StepResult]) -> None:
+        self._each("run_started", flow, steps)
+
+    def step_started(self, flow: str, step: StepResult) -> None:
+        self._each("step_started", flow, step)
+
+    def step_finished(self, flow: str, step: StepResult) -> None:
+        self._each("step_finished", flow, step)
+
+    def log(self, flow: str, step: str | None, level: int, message: str) -> None:
+        self._each("log", flow, step, level, message)
+
+    def run_finished(self, result: RunResult) -> None:
+        self._each("run_finished", result)

@@ -1,0 +1,474 @@
+"""AdminFlow: build a flow from step classes, configure it, run it.
+
+Building refuses a bad step at once (duplicate name, unknown dependency,
+dependency of another kind, unusable method signature). Configuring checks
+everything before changing anything, and reports every problem together.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import yaml
+
+from .config import (
+    MASK,
+    STEP_MODES,
+    STORER_MODES,
+    ConfigField,
+    Configs,
+    Secret,
+    StepMode,
+    check_section,
+    parse_config_types,
+    parse_mode,
+    redact,
+    secrets_in,
+)
+from .errors import ConfigProblem, FlowConfigError
+from .events import FlowObserver
+from .result import RunResult
+from .runner import FlowRun
+from .steps import STEP_BASES, AdminStep, CallPlan, Configurable, StepKind, plan_call
+from .storer import RecordStorer
+
+FLOW_FIELDS = (
+    ConfigField("num_threads", int, "how many steps may run at the same time", 4),
+    ConfigField("fail_fast", bool, "start no further step once one has failed", False),
+)
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """A step as added to a flow: its class, kind, dependencies and what its method takes."""
+
+    name: str
+    kind: StepKind
+    cls: type[AdminStep]
+    depends_on: tuple[str, ...]
+    fields: tuple[ConfigField, ...]
+    call: CallPlan
+
+
+@dataclass(frozen=True)
+class ConfiguredStep:
+    entry: StepEntry
+    mode: StepMode
+    instance: AdminStep | None
+    """None when the step is excluded: it is never built."""
+
+
+class ConfiguredFlow:
+    """A flow with a checked configuration and built steps: ready to run, any number of times.
+
+    ``AdminFlow.configured()`` returns one without touching the flow itself,
+    so one registered flow can serve concurrent runs with different configs.
+    """
+
+    def __init__(
+        self,
+        flow: AdminFlow,
+        settings: Mapping[str, Any],
+        storer_mode: StepMode,
+        storer: RecordStorer[Any],
+        steps: dict[str, ConfiguredStep],
+        snapshot: dict[str, Any],
+        secrets: Sequence[str],
+    ) -> None:
+        self.name = flow.name
+        self.description = flow.description
+        self.storer_name = flow.record_storer_name
+        self.store_takes_debug = "debug" in inspect.signature(storer.set_records).parameters
+        self.num_threads: int = settings["num_threads"]
+        self.fail_fast: bool = settings["fail_fast"]
+        self.storer_mode = storer_mode
+        self.storer = storer
+        self.steps = steps
+        self.snapshot = snapshot
+        """The effective config with secrets masked: safe to show or persist."""
+        self.secrets = tuple(secrets)
+
+    def phase_graph(self, kind: StepKind) -> dict[str, tuple[str, ...]]:
+        """Return the included steps of one phase, each with its included dependencies.
+
+        Record steps form a chain, since each sees what the one before returned;
+        an excluded dependency is dropped, which is how it counts as complete.
+        """
+        included = [
+            name
+            for name, step in self.steps.items()
+            if step.entry.kind is kind and step.mode is not StepMode.EXCLUDE
+        ]
+        if kind is StepKind.RECORD:
+            return {name: tuple(included[i - 1 : i]) for i, name in enumerate(included)}
+        keep = set(included)
+        return {
+            name: tuple(d for d in self.steps[name].entry.depends_on if d in keep)
+            for name in included
+        }
+
+    def run(
+        self,
+        *,
+        observers: Iterable[FlowObserver] = (),
+        cancel_event: threading.Event | None = None,
+        initial_metadata: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Run the flow once and return its result; never raises for a step's failure."""
+        return FlowRun(self, observers, cancel_event, initial_metadata).run()
+
+
+class AdminFlow:
+    """A course-administration flow: a record storer and three phases of steps."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        record_storer_type: type[RecordStorer[Any]],
+        record_storer_name: str = "records",
+    ) -> None:
+        problems = []
+        if not isinstance(name, str) or not name.strip():
+            raise FlowConfigError(str(name), ["a flow needs a non-empty name"])
+        if not isinstance(record_storer_name, str) or not record_storer_name.strip():
+            problems.append(ConfigProblem("record_storer_name", "must be a non-empty string"))
+        if not (
+            inspect.isclass(record_storer_type) and issubclass(record_storer_type, RecordStorer)
+        ):
+            problems.append(
+                ConfigProblem(
+                    str(record_storer_name),
+                    f"{record_storer_type!r} is not a RecordStorer subclass",
+                )
+            )
+            storer_fields: list[ConfigField] = []
+        else:
+            storer_fields, schema_problems = parse_config_types(
+                str(record_storer_name), record_storer_type.config_types
+            )
+            problems += schema_problems
+        if problems:
+            raise FlowConfigError(name, problems)
+        self.name = name
+        self.description = description
+        self.record_storer_type = record_storer_type
+        self.record_storer_name = record_storer_name
+        self.storer_fields = tuple(storer_fields)
+        self._steps: dict[str, StepEntry] = {}
+        self._configured: ConfiguredFlow | None = None
+
+    def __repr__(self) -> str:
+        return f"<AdminFlow {self.name!r}: {len(self._steps)} steps>"
+
+    @property
+    def steps(self) -> Mapping[str, StepEntry]:
+        """The steps in the order they were added."""
+        return dict(self._steps)
+
+    # Building
+
+    def add_record_step(self, name: str, step: type[AdminStep]) -> None:
+        """Add a record step; record steps run one after another in the order added."""
+        self._add(StepKind.RECORD, name, step, ())
+
+    def add_update_step(
+        self, name: str, step: type[AdminStep], depends_on: Sequence[str] = ()
+    ) -> None:
+        """Add an update step that starts once the update steps it depends on are done."""
+        self._add(StepKind.UPDATE, name, step, depends_on)
+
+    def add_propagate_step(
+        self, name: str, step: type[AdminStep], depends_on: Sequence[str] = ()
+    ) -> None:
+        """Add a propagate step that starts once the propagate steps it depends on are done."""
+        self._add(StepKind.PROPAGATE, name, step, depends_on)
+
+    def _add(
+        self, kind: StepKind, name: str, cls: type[AdminStep], depends_on: Sequence[str]
+    ) -> None:
+        problems = self._naming_problems(name)
+        if problems:
+            raise FlowConfigError(self.name, problems)
+        base = STEP_BASES[kind]
+        if not (inspect.isclass(cls) and issubclass(cls, Configurable)):
+            raise FlowConfigError(
+                self.name, [ConfigProblem(name, f"{cls!r} is not a {base.__name__} subclass")]
+            )
+        if isinstance(cls, type) and issubclass(cls, AdminStep) and not issubclass(cls, base):
+            problems.append(
+                ConfigProblem(name, f"{cls.__name__} is a {cls.kind} step, not a {kind} step")
+            )
+        problems += self._dependency_problems(kind, name, depends_on)
+        fields, schema_problems = parse_config_types(name, cls.config_types)
+        call, call_problems = plan_call(name, cls, base.method_name, base)
+        problems += schema_problems + call_problems
+        if problems or call is None:
+            raise FlowConfigError(self.name, problems)
+        self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call)
+        self._configured = None
+
+    def _naming_problems(self, name: str) -> list[ConfigProblem]:
+        if not isinstance(name, str) or not name.strip():
+            return [ConfigProblem("", f"a step needs a non-empty name, got {name!r}")]
+        if name in self._steps:
+            return [ConfigProblem(name, f"a {self._steps[name].kind} step named '{name}' exists")]
+        reserved = {self.record_storer_name, *(f.name for f in FLOW_FIELDS)}
+        if name in reserved or name.endswith("-mode") or name.startswith("_"):
+            return [ConfigProblem(name, "this name is taken by the storer or a flow setting")]
+        return []
+
+    def _dependency_problems(
+        self, kind: StepKind, name: str, depends_on: Sequence[str]
+    ) -> list[ConfigProblem]:
+        if isinstance(depends_on, str) or not isinstance(depends_on, Sequence | set | frozenset):
+            return [
+                ConfigProblem(name, f"depends_on must be a list of step names, got {depends_on!r}")
+            ]
+        if kind is StepKind.RECORD and depends_on:
+            return [ConfigProblem(name, "record steps run in order and take no depends_on")]
+        problems = []
+        for dependency in depends_on:
+            other = self._steps.get(dependency)
+            if other is None:
+                problems.append(
+                    ConfigProblem(
+                        name,
+                        f"depends on '{dependency}', which is not a step of this flow "
+                        "(add a dependency before the steps that depend on it)",
+                    )
+                )
+            elif other.kind is not kind:
+                problems.append(
+                    ConfigProblem(
+                        name,
+                        f"{kind} step '{name}' cannot depend on {other.kind} step "
+                        f"'{dependency}': dependencies must be of the same kind",
+                    )
+                )
+        if len(set(depends_on)) != len(depends_on):
+            problems.append(
+                ConfigProblem(name, f"depends_on lists a step twice: {list(depends_on)}")
+            )
+        return problems
+
+    # Configuring
+
+    def config(self, config: Mapping[str, Any]) -> None:
+        """Check ``config`` and build the steps; on any problem raise and change nothing."""
+        self._configured = self.configured(config)
+
+    def configured(self, config: Mapping[str, Any]) -> ConfiguredFlow:
+        """Return the flow configured with ``config``, leaving this object untouched.
+
+        Raise FlowConfigError listing every problem: unknown, missing or wrongly
+        typed keys, bad modes, an excluded storer, fewer than one thread, and
+        each step's own ``validate()`` refusal.
+        """
+        if not isinstance(config, Mapping):
+            raise FlowConfigError(
+                self.name, [f"the config must be a mapping, got {type(config).__name__}"]
+            )
+        problems = self._unknown_keys(config)
+        settings, flow_problems = check_section(
+            "", FLOW_FIELDS, {f.name: config[f.name] for f in FLOW_FIELDS if f.name in config}
+        )
+        problems += flow_problems
+        if isinstance(settings.get("num_threads"), int) and settings["num_threads"] < 1:
+            problems.append(ConfigProblem("num_threads", "must be at least 1"))
+
+        storer = self.record_storer_name
+        storer_mode = self._mode(f"{storer}-mode", config, STORER_MODES, problems)
+        storer_values, section_problems = check_section(
+            storer, self.storer_fields, config.get(storer)
+        )
+        problems += section_problems
+        values: dict[str, dict[str, Any]] = {storer: storer_values}
+        modes: dict[str, StepMode] = {}
+        for name, entry in self._steps.items():
+            modes[name] = self._mode(f"{name}-mode", config, STEP_MODES, problems)
+            excluded = modes[name] is StepMode.EXCLUDE
+            values[name], section_problems = check_section(
+                name, entry.fields, config.get(name), require=not excluded
+            )
+            problems += section_problems
+        secrets = [s for section in values.values() for s in secrets_in(section)]
+        if problems:
+            raise FlowConfigError(self.name, self._redacted(problems, secrets))
+
+        storer_instance = self._build(storer, self.record_storer_type, storer_values, problems)
+        steps = {
+            name: ConfiguredStep(
+                entry,
+                modes[name],
+                None
+                if modes[name] is StepMode.EXCLUDE
+                else self._build(name, entry.cls, values[name], problems),
+            )
+            for name, entry in self._steps.items()
+        }
+        if problems:
+            raise FlowConfigError(self.name, self._redacted(problems, secrets))
+        snapshot = _snapshot(settings, storer, storer_mode, modes, values)
+        assert isinstance(storer_instance, RecordStorer)
+        return ConfiguredFlow(
+            self, settings, storer_mode, storer_instance, steps, snapshot, secrets
+        )
+
+    def _unknown_keys(self, config: Mapping[str, Any]) -> list[ConfigProblem]:
+        sections = [self.record_storer_name, *self._steps]
+        known = {"_description", *(f.name for f in FLOW_FIELDS)}
+        known |= {*sections, *(f"{s}-mode" for s in sections)}
+        return [
+            ConfigProblem(
+                str(key),
+                "unknown key (expected num_threads, fail_fast, a step or storer name, "
+                "or '<name>-mode')",
+            )
+            for key in config
+            if key not in known
+        ]
+
+    def _mode(
+        self,
+        key: str,
+        config: Mapping[str, Any],
+        allowed: Sequence[StepMode],
+        problems: list[ConfigProblem],
+    ) -> StepMode:
+        mode = parse_mode(key, config.get(key), allowed)
+        if isinstance(mode, StepMode):
+            return mode
+        if allowed is STORER_MODES and config.get(key) == StepMode.EXCLUDE:
+            mode = ConfigProblem(key, "the storer cannot be excluded; use include or debug")
+        problems.append(mode)
+        return StepMode.INCLUDE
+
+    @staticmethod
+    def _build(
+        name: str, cls: type[Configurable], values: dict[str, Any], problems: list[ConfigProblem]
+    ) -> Configurable | None:
+        """Construct a step or storer and run its validate(); record a refusal as a problem."""
+        try:
+            instance = cls(Configs(values))
+            verdict = instance.validate()
+        except Exception as exc:
+            problems.append(ConfigProblem(name, f"validate() refused the config: {exc}"))
+            return None
+        if verdict is False:
+            problems.append(ConfigProblem(name, "validate() refused the config"))
+            return None
+        return instance
+
+    @staticmethod
+    def _redacted(problems: list[ConfigProblem], secrets: Sequence[str]) -> list[ConfigProblem]:
+        return [ConfigProblem(p.path, redact(p.message, secrets)) for p in problems]
+
+    # Running
+
+    def run(
+        self,
+        *,
+        observers: Iterable[FlowObserver] = (),
+        cancel_event: threading.Event | None = None,
+    ) -> RunResult:
+        """Run with the config given to ``config()``; without one, with every default.
+
+        Raise FlowConfigError if the flow was never configured and some key has
+        no default. Step failures do not raise: they are in the result.
+        """
+        if self._configured is None:
+            self.config({})
+        assert self._configured is not None
+        return self._configured.run(observers=observers, cancel_event=cancel_event)
+
+    # Describing
+
+    def describe_config(self) -> dict[str, Any]:
+        """Return the config this flow expects, as nested strings "(type) description"."""
+        described: dict[str, Any] = {"_description": self.description}
+        for field in FLOW_FIELDS:
+            described[field.name] = field.describe()
+        for name, kind, cls, fields in self._sections():
+            modes = STORER_MODES if kind == "storer" else STEP_MODES
+            described[f"{name}-mode"] = _describe_mode(kind, modes)
+            described[name] = {"_description": cls.description}
+            described[name].update({field.name: field.describe() for field in fields})
+        return described
+
+    def emit_config(self) -> str:
+        """Return a commented YAML template of the config, defaults filled in."""
+        lines = [
+            f"# {self.name}: {self.description}".rstrip(),
+            "# Fill in every key marked 'required'.",
+            "",
+        ]
+        for field in FLOW_FIELDS:
+            lines += [f"# {field.describe()}", _yaml_line(field.name, field.default)]
+        for name, kind, cls, fields in self._sections():
+            modes = STORER_MODES if kind == "storer" else STEP_MODES
+            lines += ["", f"# {name} ({kind}): {cls.description}".rstrip()]
+            lines += [f"# {_describe_mode(kind, modes)}", _yaml_line(f"{name}-mode", "include")]
+            if not fields:
+                lines.append(_yaml_line(name, {}))
+                continue
+            lines.append(f"{_yaml_key(name)}:")
+            for field in fields:
+                lines.append(f"  # {field.describe()}")
+                if field.required or isinstance(field.default, Secret):
+                    lines.append(f"  {_yaml_line(field.name, None)}  # required")
+                else:
+                    lines.append(f"  {_yaml_line(field.name, field.default)}")
+        return "\n".join(lines) + "\n"
+
+    def _sections(self) -> list[tuple[str, str, type[Configurable], Sequence[ConfigField]]]:
+        sections: list[tuple[str, str, type[Configurable], Sequence[ConfigField]]] = [
+            (self.record_storer_name, "storer", self.record_storer_type, self.storer_fields)
+        ]
+        sections += [(n, f"{e.kind} step", e.cls, e.fields) for n, e in self._steps.items()]
+        return sections
+
+
+def _describe_mode(kind: str, modes: Sequence[StepMode]) -> str:
+    return f"({' | '.join(modes)}) how the {kind} takes part in a run; default include"
+
+
+def _yaml_key(key: str) -> str:
+    return _yaml_line(key, None).rpartition(": ")[0]
+
+
+def _yaml_line(key: str, value: Any) -> str:
+    """Return ``key: value`` as one line of YAML, quoting whatever needs it."""
+    flow_mapping = yaml.safe_dump({key: value}, default_flow_style=True, width=float("inf"))
+    return flow_mapping.strip()[1:-1]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _snapshot(
+    settings: Mapping[str, Any],
+    storer: str,
+    storer_mode: StepMode,
+    modes: Mapping[str, StepMode],
+    values: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    snapshot: dict[str, Any] = {key: settings[key] for key in ("num_threads", "fail_fast")}
+    snapshot[f"{storer}-mode"] = str(storer_mode)
+    snapshot[storer] = {k: _jsonable(v) for k, v in values[storer].items()}
+    for name, mode in modes.items():
+        snapshot[f"{name}-mode"] = str(mode)
+        snapshot[name] = {k: _jsonable(v) for k, v in values[name].items()}
+    return snapshot

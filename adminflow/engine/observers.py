@@ -1,0 +1,141 @@
+"""Ready-made observers: a console printer and a bridge to Python ``logging``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+
+from .events import FlowObserver
+from .result import RunResult, RunStatus, StepResult, StepStatus
+
+_RESET = "\033[0m"
+_COLOURS = {
+    "flow": "\033[1;36m",
+    "step": "\033[1;34m",
+    "ok": "\033[32m",
+    "bad": "\033[31m",
+    "muted": "\033[33m",
+    "dim": "\033[2m",
+}
+_STATUS_COLOUR = {
+    RunStatus.SUCCEEDED: "ok",
+    StepStatus.SUCCEEDED: "ok",
+    RunStatus.FAILED: "bad",
+    StepStatus.FAILED: "bad",
+    StepStatus.UPSTREAM_FAILED: "bad",
+}
+
+
+class ConsoleObserver(FlowObserver):
+    """Print one line per event, courseflow style: ``[FLOW]``, ``[STEP]``, ``[step-name]``.
+
+    ``min_level`` hides step log lines below it (``runflow`` maps verbosity
+    to it). Colour is used on a terminal unless ``NO_COLOR`` is set.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        min_level: int = logging.INFO,
+        colour: bool | None = None,
+    ) -> None:
+        self.stream = stream
+        self.min_level = min_level
+        self.colour = colour
+        self._lock = threading.Lock()
+
+    def _out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
+
+    def _paint(self, text: str, tone: str) -> str:
+        colour = self.colour
+        if colour is None:
+            colour = self._out().isatty() and "NO_COLOR" not in os.environ
+        return f"{_COLOURS[tone]}{text}{_RESET}" if colour else text
+
+    def _write(self, line: str) -> None:
+        with self._lock:
+            stream = self._out()
+            stream.write(line + "\n")
+            stream.flush()
+
+    def run_started(self, flow: str, steps: Sequence[StepResult]) -> None:
+        counts = ", ".join(
+            f"{sum(1 for s in steps if s.kind == kind)} {kind}"
+            for kind in ("record", "update", "propagate")
+        )
+        self._write(f"{self._paint('[FLOW]', 'flow')} {flow}: started ({counts} steps)")
+
+    def step_started(self, flow: str, step: StepResult) -> None:
+        debug = " in debug mode" if step.mode == "debug" else ""
+        self._write(f"{self._paint('[STEP]', 'step')} {step.name} ({step.kind}){debug}: started")
+
+    def step_finished(self, flow: str, step: StepResult) -> None:
+        status = self._paint(str(step.status), _STATUS_COLOUR.get(step.status, "muted"))
+        took = f" in {step.duration:.2f}s" if step.duration is not None else ""
+        error = f": {step.error}" if step.error else ""
+        self._write(f"{self._paint('[STEP]', 'step')} {step.name}: {status}{took}{error}")
+
+    def log(self, flow: str, step: str | None, level: int, message: str) -> None:
+        if level < self.min_level:
+            return
+        tag = self._paint(f"[{step or flow}]", "dim")
+        if level >= logging.ERROR:
+            message = self._paint(message, "bad")
+        elif level >= logging.WARNING:
+            message = self._paint(message, "muted")
+        self._write(f"{tag} {message}")
+
+    def run_finished(self, result: RunResult) -> None:
+        status = self._paint(str(result.status), _STATUS_COLOUR.get(result.status, "muted"))
+        stored = "stored" if result.stored else "not stored"
+        line = (
+            f"{self._paint('[FLOW]', 'flow')} {result.flow}: {status} in {result.duration:.2f}s "
+            f"({result.records_in} records in, {result.records_out} out, {stored})"
+        )
+        if result.error:
+            line += f": {result.error}"
+        self._write(line)
+
+
+class LoggingObserver(FlowObserver):
+    """Send every event to the ``adminflow`` logger, with ``flow`` and ``step`` as extras."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger("adminflow")
+
+    def run_started(self, flow: str, steps: Sequence[StepResult]) -> None:
+        self.logger.info("flow %s started", flow, extra={"flow": flow, "step": None})
+
+    def step_started(self, flow: str, step: StepResult) -> None:
+        self.logger.info("step %s started", step.name, extra={"flow": flow, "step": step.name})
+
+    def step_finished(self, flow: str, step: StepResult) -> None:
+        level = logging.ERROR if step.status is StepStatus.FAILED else logging.INFO
+        self.logger.log(
+            level,
+            "step %s %s%s",
+            step.name,
+            step.status,
+            f": {step.error}" if step.error else "",
+            extra={"flow": flow, "step": step.name},
+        )
+
+    def log(self, flow: str, step: str | None, level: int, message: str) -> None:
+        self.logger.log(level, "%s", message, extra={"flow": flow, "step": step})
+
+    def run_finished(self, result: RunResult) -> None:
+        level = logging.INFO if result.succeeded else logging.ERROR
+        self.logger.log(
+            level,
+            "flow %s %s%s",
+            result.flow,
+            result.status,
+            f": {result.error}" if result.error else "",
+            extra={"flow": result.flow, "step": None},
+        )

@@ -1,0 +1,91 @@
+"""What a run reports: statuses and the result objects ``run()`` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .config import StepMode
+from .steps import StepKind
+
+
+class RunStatus(StrEnum):
+    """How a whole run ended."""
+
+    SUCCEEDED = "succeeded"
+    """Every included step succeeded and the records were stored."""
+    FAILED = "failed"
+    """A step, the storer or the engine failed."""
+    CANCELLED = "cancelled"
+    """The cancel event stopped the run before every step had started."""
+
+
+class StepStatus(StrEnum):
+    """Where one step is, or how it ended."""
+
+    PENDING = "pending"
+    """Not started yet."""
+    RUNNING = "running"
+    """Its method is being called now."""
+    SUCCEEDED = "succeeded"
+    """Its method returned."""
+    FAILED = "failed"
+    """Its method raised; the error and traceback are kept."""
+    UPSTREAM_FAILED = "upstream_failed"
+    """A step it depends on failed, so it never started."""
+    SKIPPED = "skipped"
+    """Never started: an earlier phase failed, or ``fail_fast`` stopped the run."""
+    EXCLUDED = "excluded"
+    """Its mode was ``exclude``."""
+    CANCELLED = "cancelled"
+    """Never started because the run was cancelled."""
+
+    @property
+    def is_finished(self) -> bool:
+        return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+
+
+@dataclass
+class StepResult:
+    """One step's part in one run."""
+
+    name: str
+    kind: StepKind
+    mode: StepMode
+    depends_on: tuple[str, ...] = ()
+    status: StepStatus = StepStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: float | None = None
+    """Seconds the step's method ran, from a monotonic clock."""
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What ``AdminFlow.run()`` returns: enough to report or record the run."""
+
+    flow: str
+    status: RunStatus
+    steps: dict[str, StepResult]
+    records_in: int = 0
+    records_out: int = 0
+    stored: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: float = 0.0
+    error: str | None = None
+    """Why the run failed or was cancelled, in one line."""
+    traceback: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+    def steps_with(self, *statuses: StepStatus) -> list[StepResult]:
+        """Return the steps whose status is one of ``statuses``, in flow order."""
+        return [step for step in self.steps.values() if step.status in statuses]
