@@ -33,6 +33,7 @@ from .engine import (
     StepStatus,
     ThreadedExecutor,
 )
+from .registry import AlreadyRegistered, NotRegistered, register_flow, register_step
 
 try:
     __version__ = version("adminflow")
@@ -46,6 +47,7 @@ __all__ = [
     "AdminStep",
     "AdminUpdateStep",
     "AdminflowError",
+    "AlreadyRegistered",
     "ConfiguredFlow",
     "ConsoleObserver",
     "FlowConfigError",
@@ -55,6 +57,7 @@ __all__ = [
     "FlowUpdateStep",
     "LoggingObserver",
     "MetadataConflictError",
+    "NotRegistered",
     "RecordStorer",
     "RunResult",
     "RunStatus",
@@ -65,4 +68,6 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "ThreadedExecutor",
+    "register_flow",
+    "register_step",
 ]

@@ -132,6 +132,8 @@ class AdminFlow:
         description: str,
         record_storer_type: type[RecordStorer[Any]],
         record_storer_name: str = "records",
+        *,
+        default_config: Mapping[str, Any] | None = None,
     ) -> None:
         problems = []
         if not isinstance(name, str) or not name.strip():
@@ -160,6 +162,8 @@ class AdminFlow:
         self.record_storer_type = record_storer_type
         self.record_storer_name = record_storer_name
         self.storer_fields = tuple(storer_fields)
+        self.default_config: dict[str, Any] = dict(default_config or {})
+        """The config ``run()`` uses when ``config()`` was never called."""
         self._steps: dict[str, StepEntry] = {}
         self._configured: ConfiguredFlow | None = None
 
@@ -377,15 +381,30 @@ class AdminFlow:
         observers: Iterable[FlowObserver] = (),
         cancel_event: threading.Event | None = None,
     ) -> RunResult:
-        """Run with the config given to ``config()``; without one, with every default.
+        """Run with the config given to ``config()``, else with ``default_config``.
 
-        Raise FlowConfigError if the flow was never configured and some key has
-        no default. Step failures do not raise: they are in the result.
+        Raise FlowConfigError if that config is not valid. Step failures do not
+        raise: they are in the result.
         """
         if self._configured is None:
-            self.config({})
+            self.config(self.default_config)
         assert self._configured is not None
         return self._configured.run(observers=observers, cancel_event=cancel_event)
+
+    # As data
+
+    @classmethod
+    def from_spec(cls, spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
+        """Build a flow from a spec naming registered step types (see ``engine.spec``)."""
+        from .spec import flow_from_spec
+
+        return flow_from_spec(spec, step_types)
+
+    def to_spec(self, step_types: Mapping[str, type] | None = None) -> dict[str, Any]:
+        """Return this flow as a spec that ``from_spec`` builds again."""
+        from .spec import flow_to_spec
+
+        return flow_to_spec(self, step_types)
 
     # Describing
 

@@ -1,0 +1,63 @@
+"""adminflow's settings: one ``ADMINFLOW`` dict, read lazily, with defaults.
+
+Read at use, never at import, and re-read when tests change settings, so a
+host site can set ``ADMINFLOW`` anywhere in its settings module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Seconds between a running run's heartbeats.
+    "HEARTBEAT_INTERVAL": 5.0,
+    # Seconds without a heartbeat after which a running run counts as lost.
+    "STALE_AFTER": 60.0,
+    # Log lines are written in batches of at most this many rows...
+    "LOG_BATCH_SIZE": 500,
+    # ...or after this many seconds, whichever comes first.
+    "LOG_FLUSH_INTERVAL": 1.0,
+    # Longer log lines are cut, with a marker saying how much was dropped.
+    "MAX_LOG_LINE_LENGTH": 10_000,
+    # Lines past this many in one run are counted, not stored.
+    "MAX_LOG_LINES_PER_RUN": 200_000,
+    # Rows per INSERT/UPSERT statement when storing records.
+    "STORE_BATCH_SIZE": 1_000,
+    # The Tasks backend alias and queue that background runs are sent to.
+    "TASK_BACKEND": "default",
+    "TASK_QUEUE": "default",
+}
+
+
+class AdminflowSettings:
+    """Attribute access to ``settings.ADMINFLOW`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return dict(getattr(settings, "ADMINFLOW", {}) or {})
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"'{name}' is not an ADMINFLOW setting")
+        if self._cache is None:
+            self._cache = {**DEFAULTS, **self.user_settings}
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+adminflow_settings = AdminflowSettings()
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ADMINFLOW":
+        adminflow_settings.reload()

@@ -1,0 +1,232 @@
+"""Flows as data: build an AdminFlow from a spec (dict, YAML, JSON) and back.
+
+A spec names its storer and steps by type name: a name in ``step_types``
+(the Django layer passes its step registry) or a dotted import path. Every
+fault is reported with its place in the spec (``steps[2].depends_on[0]``)::
+
+    name: roster-sync
+    description: Keep the roster in step with the registrar.
+    settings: {num_threads: 4}
+    storer: {type: RosterStorer, name: roster, config: {...}}
+    steps:
+      - {name: import-roster, type: ImportRoster, kind: record, config: {...}}
+      - {name: assign-groups, type: AssignGroups, kind: update, depends_on: [check]}
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigProblem, FlowConfigError
+from .steps import AdminStep
+from .storer import RecordStorer
+
+if TYPE_CHECKING:
+    from .flow import AdminFlow
+
+SPEC_KEYS = {"name", "description", "settings", "storer", "steps"}
+STORER_KEYS = {"type", "name", "config", "mode"}
+STEP_KEYS = {"name", "type", "kind", "depends_on", "config", "mode"}
+
+
+def _import_dotted(path: str) -> Any:
+    module_name, _, attribute = path.rpartition(".")
+    if not module_name:
+        raise ImportError(path)
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+class _SpecReader:
+    """Collect every problem in one spec instead of stopping at the first."""
+
+    def __init__(self, step_types: Mapping[str, type] | None) -> None:
+        self.step_types = step_types or {}
+        self.problems: list[ConfigProblem] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(ConfigProblem(path, message))
+
+    def mapping(self, path: str, value: Any, keys: set[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.problem(path, f"expected a mapping, got {type(value).__name__}")
+            return {}
+        for key in value:
+            if key not in keys:
+                self.problem(f"{path}.{key}", f"unknown key (expected: {', '.join(sorted(keys))})")
+        return value
+
+    def name(self, path: str, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, f"expected a non-empty name, got {value!r}")
+            return ""
+        return value
+
+    def resolve(self, path: str, type_name: Any, base: type) -> type | None:
+        if not isinstance(type_name, str) or not type_name:
+            self.problem(path, f"expected a registered type name, got {type_name!r}")
+            return None
+        cls = self.step_types.get(type_name)
+        if cls is None and "." in type_name:
+            try:
+                cls = _import_dotted(type_name)
+            except (ImportError, AttributeError) as exc:
+                self.problem(path, f"cannot import '{type_name}': {exc}")
+                return None
+        if cls is None:
+            known = ", ".join(sorted(self.step_types)) or "none registered"
+            self.problem(path, f"unknown type '{type_name}' (known: {known})")
+            return None
+        if not (inspect.isclass(cls) and issubclass(cls, base)):
+            self.problem(path, f"'{type_name}' is not a {base.__name__}")
+            return None
+        return cls
+
+
+def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
+    """Build the flow a spec describes; raise FlowConfigError listing every fault."""
+    from .flow import AdminFlow
+
+    reader = _SpecReader(step_types)
+    spec = reader.mapping("spec", spec, SPEC_KEYS)
+    flow_name = reader.name("name", spec.get("name"))
+    description = spec.get("description", "")
+    if not isinstance(description, str):
+        reader.problem("description", "expected a string")
+    settings = reader.mapping("settings", spec.get("settings", {}), {"num_threads", "fail_fast"})
+    default_config: dict[str, Any] = dict(settings)
+
+    storer = reader.mapping("storer", spec.get("storer"), STORER_KEYS)
+    storer_cls = reader.resolve("storer.type", storer.get("type"), RecordStorer)
+    storer_name = reader.name("storer.name", storer.get("name", "records"))
+    _section(storer, storer_name, default_config)
+
+    steps = spec.get("steps", [])
+    if not isinstance(steps, list):
+        reader.problem("steps", f"expected a list, got {type(steps).__name__}")
+        steps = []
+    entries = _read_steps(reader, steps, default_config)
+    ordered = _order(reader, entries)
+    if reader.problems:
+        raise FlowConfigError(flow_name or "<spec>", reader.problems)
+
+    assert storer_cls is not None
+    flow = AdminFlow(flow_name, description, storer_cls, storer_name, default_config=default_config)
+    for entry in ordered:
+        flow._add(entry["kind"], entry["name"], entry["cls"], entry["depends_on"])
+    return flow
+
+
+def _section(source: Mapping[str, Any], name: str, config: dict[str, Any]) -> None:
+    """Fold a storer's or step's inline ``config`` and ``mode`` into the flow config."""
+    if "config" in source:
+        config[name] = source["config"]
+    if "mode" in source:
+        config[f"{name}-mode"] = source["mode"]
+
+
+def _read_steps(
+    reader: _SpecReader, steps: list[Any], default_config: dict[str, Any]
+) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(steps):
+        path = f"steps[{index}]"
+        step = reader.mapping(path, raw, STEP_KEYS)
+        name = reader.name(f"{path}.name", step.get("name"))
+        if name in seen:
+            reader.problem(f"{path}.name", f"'{name}' is already the name of steps[{seen[name]}]")
+            continue
+        seen[name] = index
+        cls = reader.resolve(f"{path}.type", step.get("type"), AdminStep)
+        kind = cls.kind if cls is not None else None
+        if "kind" in step and cls is not None and step["kind"] != kind:
+            reader.problem(
+                f"{path}.kind",
+                f"'{step.get('type')}' is a {kind} step, not {step['kind']!r}",
+            )
+        depends_on = step.get("depends_on", [])
+        if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+            reader.problem(f"{path}.depends_on", "expected a list of step names")
+            depends_on = []
+        _section(step, name, default_config)
+        if name and cls is not None:
+            entries.append(
+                {"name": name, "cls": cls, "kind": kind, "depends_on": depends_on, "path": path}
+            )
+    return entries
+
+
+def _order(reader: _SpecReader, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the steps in an order where each comes after its dependencies.
+
+    A spec may list steps in any order; the flow needs dependencies first.
+    Unknown dependencies, ones of another kind, and cycles are reported here.
+    """
+    by_name = {entry["name"]: entry for entry in entries}
+    graph: dict[str, list[str]] = {}
+    for entry in entries:
+        graph[entry["name"]] = []
+        for position, dependency in enumerate(entry["depends_on"]):
+            path = f"{entry['path']}.depends_on[{position}]"
+            other = by_name.get(dependency)
+            if other is None:
+                reader.problem(path, f"'{dependency}' is not a step of this spec")
+            elif other["kind"] is not entry["kind"]:
+                reader.problem(
+                    path,
+                    f"{entry['kind']} step '{entry['name']}' cannot depend on "
+                    f"{other['kind']} step '{dependency}'",
+                )
+            else:
+                graph[entry["name"]].append(dependency)
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        reader.problem("steps", f"depends_on forms a cycle: {cycle}")
+        return []
+    position = {name: index for index, name in enumerate(order)}
+    return sorted(entries, key=lambda entry: position[entry["name"]])
+
+
+def flow_to_spec(flow: AdminFlow, step_types: Mapping[str, type] | None = None) -> dict[str, Any]:
+    """Return the spec that ``flow_from_spec`` turns back into this flow."""
+    names = {cls: name for name, cls in (step_types or {}).items()}
+
+    def type_name(cls: type) -> str:
+        return names.get(cls) or f"{cls.__module__}.{cls.__qualname__}"
+
+    config = flow.default_config
+    settings = {k: config[k] for k in ("num_threads", "fail_fast") if k in config}
+    spec: dict[str, Any] = {"name": flow.name, "description": flow.description}
+    if settings:
+        spec["settings"] = settings
+    spec["storer"] = {
+        "type": type_name(flow.record_storer_type),
+        "name": flow.record_storer_name,
+        **_inline(config, flow.record_storer_name),
+    }
+    spec["steps"] = [
+        {
+            "name": name,
+            "type": type_name(entry.cls),
+            "kind": str(entry.kind),
+            **({"depends_on": list(entry.depends_on)} if entry.depends_on else {}),
+            **_inline(config, name),
+        }
+        for name, entry in flow.steps.items()
+    ]
+    return spec
+
+
+def _inline(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    inline = {}
+    if name in config:
+        inline["config"] = config[name]
+    if f"{name}-mode" in config:
+        inline["mode"] = config[f"{name}-mode"]
+    return inline

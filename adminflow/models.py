@@ -1,0 +1,227 @@
+"""What adminflow keeps in the database: flows, their runs, steps, logs and records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .states import (
+    ACTIVE_RUN_STATUSES,
+    RUN_TRANSITIONS,
+    STEP_TRANSITIONS,
+    FlowRunStatus,
+    StepRunStatus,
+    Trigger,
+    check_transition,
+)
+
+
+class Flow(models.Model):
+    """One row per registered or data-defined flow; kept when code changes, with its runs."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text=_("The stored config."))
+    enabled = models.BooleanField(default=True)
+    spec = models.JSONField(
+        null=True, blank=True, help_text=_("For flows defined as data: storer and steps.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_flow", "Can run flows")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowRunQuerySet(models.QuerySet["FlowRun"]):
+    def active(self) -> FlowRunQuerySet:
+        return self.filter(status__in=ACTIVE_RUN_STATUSES)
+
+    def finished(self) -> FlowRunQuerySet:
+        return self.exclude(status__in=ACTIVE_RUN_STATUSES)
+
+
+class FlowRun(models.Model):
+    """One run of a flow: who started it, how it went, what it did."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(
+        max_length=16, choices=FlowRunStatus.choices, default=FlowRunStatus.QUEUED
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    debug = models.BooleanField(default=False)
+    config_snapshot = models.JSONField(
+        default=dict, blank=True, help_text=_("The effective config, secrets masked.")
+    )
+    step_modes = models.JSONField(default=dict, blank=True)
+    num_threads = models.PositiveIntegerField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text=_("host:pid"))
+    records_loaded = models.PositiveIntegerField(null=True, blank=True)
+    records_stored = models.PositiveIntegerField(null=True, blank=True)
+    records_added = models.PositiveIntegerField(null=True, blank=True)
+    records_changed = models.PositiveIntegerField(null=True, blank=True)
+    records_removed = models.PositiveIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    resumed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumes"
+    )
+    cancel_requested = models.BooleanField(default=False)
+    task_id = models.CharField(max_length=255, blank=True)
+
+    objects = FlowRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            # The database, not the application, guarantees one active run per flow.
+            models.UniqueConstraint(
+                fields=["flow"],
+                condition=Q(status__in=[FlowRunStatus.QUEUED, FlowRunStatus.RUNNING]),
+                name="adminflow_one_active_run_per_flow",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["flow", "-queued_at"], name="adminflow_run_flow_queued"),
+            models.Index(fields=["status", "heartbeat_at"], name="adminflow_run_status_beat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id and self.flow.name} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    def transition_to(self, status: str, **fields: Any) -> None:
+        """Move to ``status`` (raising IllegalTransition if not allowed) and save."""
+        check_transition(RUN_TRANSITIONS, f"run {self.pk}", self.status, status)
+        self.status = status
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["status", *fields])
+
+
+class StepRun(models.Model):
+    """One step's part in one run."""
+
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16)
+    mode = models.CharField(max_length=16)
+    status = models.CharField(
+        max_length=16, choices=StepRunStatus.choices, default=StepRunStatus.PENDING
+    )
+    depends_on = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds."))
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="adminflow_step_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    def transition_to(self, status: str, **fields: Any) -> None:
+        """Move to ``status`` (raising IllegalTransition if not allowed) and save."""
+        check_transition(STEP_TRANSITIONS, f"step {self.name}", self.status, status)
+        self.status = status
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["status", *fields])
+
+
+class RunLog(models.Model):
+    """One log line of a run: from a step, the storer (by name) or the flow (blank)."""
+
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="logs")
+    step = models.CharField(max_length=200, blank=True)
+    level = models.PositiveSmallIntegerField(default=20)
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "level"], name="adminflow_log_run_level")]
+
+    def __str__(self) -> str:
+        return self.message[:80]
+
+
+class Record(models.Model):
+    """A typed record kept by adminflow itself, as JSON under a collection and key."""
+
+    collection = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["collection", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "key"], name="adminflow_record_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection}/{self.key}"
+
+
+class RecordChange(models.Model):
+    """What one run did to one record: the audit trail of the store."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", _("Added")
+        CHANGED = "changed", _("Changed")
+        REMOVED = "removed", _("Removed")
+
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="record_changes")
+    collection = models.CharField(max_length=200, help_text=_("Collection or model label."))
+    key = models.CharField(max_length=255)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["collection", "key"], name="adminflow_change_record")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.collection}/{self.key}"

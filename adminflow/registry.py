@@ -1,0 +1,150 @@
+"""Registries of step types and flows, filled from installed apps' ``steps`` and ``flows``.
+
+Built like ``admin.site``: a class holding a ``_registry`` dict, one module
+instance of each, and errors that name the thing. Registration is explicit
+(a decorator or a call), never a side effect of subclassing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+
+from django.utils.module_loading import autodiscover_modules
+
+from .engine import AdminFlow, AdminflowError, AdminStep, RecordStorer
+
+T = TypeVar("T", bound=type)
+
+
+class AlreadyRegistered(AdminflowError):
+    """Raise when a name is registered twice."""
+
+
+class NotRegistered(AdminflowError, KeyError):
+    """Raise when a name is looked up that was never registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StepRegistry(Mapping[str, type]):
+    """Step and storer classes by the names flow specs use for them."""
+
+    def __init__(self) -> None:
+        self._registry: dict[str, type] = {}
+
+    def register(self, cls: type, name: str | None = None) -> type:
+        if not (inspect.isclass(cls) and issubclass(cls, AdminStep | RecordStorer)):
+            raise TypeError(f"{cls!r} is not a step or record storer class")
+        name = name or cls.__name__
+        if name in self._registry:
+            other = self._registry[name]
+            raise AlreadyRegistered(
+                f"step type '{name}' is already registered ({other.__module__}.{other.__qualname__})"
+            )
+        self._registry[name] = cls
+        return cls
+
+    def unregister(self, name: str) -> None:
+        if name not in self._registry:
+            raise NotRegistered(f"step type '{name}' is not registered")
+        del self._registry[name]
+
+    def is_registered(self, name: str) -> bool:
+        return name in self._registry
+
+    def __getitem__(self, name: str) -> type:
+        try:
+            return self._registry[name]
+        except KeyError:
+            known = ", ".join(sorted(self._registry)) or "none"
+            raise NotRegistered(f"step type '{name}' is not registered (known: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+
+class FlowRegistry(Mapping[str, AdminFlow]):
+    """Flows defined in code, by name."""
+
+    def __init__(self) -> None:
+        self._registry: dict[str, AdminFlow] = {}
+
+    def register(self, flow: AdminFlow) -> AdminFlow:
+        if not isinstance(flow, AdminFlow):
+            raise TypeError(f"{flow!r} is not an AdminFlow")
+        if flow.name in self._registry:
+            raise AlreadyRegistered(f"flow '{flow.name}' is already registered")
+        self._registry[flow.name] = flow
+        return flow
+
+    def unregister(self, name: str) -> None:
+        if name not in self._registry:
+            raise NotRegistered(f"flow '{name}' is not registered")
+        del self._registry[name]
+
+    def is_registered(self, name: str) -> bool:
+        return name in self._registry
+
+    def __getitem__(self, name: str) -> AdminFlow:
+        try:
+            return self._registry[name]
+        except KeyError:
+            known = ", ".join(sorted(self._registry)) or "none"
+            raise NotRegistered(f"flow '{name}' is not registered (known: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+
+step_registry = StepRegistry()
+flow_registry = FlowRegistry()
+
+
+@overload
+def register_step(cls: T, *, name: str | None = ..., registry: StepRegistry | None = ...) -> T: ...
+@overload
+def register_step(
+    cls: None = ..., *, name: str | None = ..., registry: StepRegistry | None = ...
+) -> Callable[[T], T]: ...
+def register_step(
+    cls: Any = None, *, name: str | None = None, registry: StepRegistry | None = None
+) -> Any:
+    """Register a step or storer class: ``@register_step``, ``@register_step(name=...)``
+    or ``register_step(Cls)``. The name defaults to the class name."""
+    target = registry if registry is not None else step_registry
+
+    def decorate(step_cls: T) -> T:
+        target.register(step_cls, name)
+        return step_cls
+
+    return decorate if cls is None else decorate(cls)
+
+
+def register_flow(
+    flow: AdminFlow | Callable[[], AdminFlow], *, registry: FlowRegistry | None = None
+) -> Any:
+    """Register a flow: ``register_flow(flow)``, or decorate a function that builds one.
+
+    The decorated function is called once, at registration, and returned as is.
+    """
+    target = registry if registry is not None else flow_registry
+    if isinstance(flow, AdminFlow):
+        return target.register(flow)
+    if callable(flow):
+        target.register(flow())
+        return flow
+    raise TypeError(f"register_flow takes an AdminFlow or a function returning one, not {flow!r}")
+
+
+def autodiscover() -> None:
+    """Import every installed app's ``steps`` and ``flows`` module, so they register."""
+    autodiscover_modules("steps", "flows")
