@@ -150,6 +150,12 @@ def parse_config_types(
         if not isinstance(name, str) or not name or name.startswith("_"):
             problems.append(ConfigProblem(where, f"bad key name {name!r}"))
             continue
+        if hasattr(Configs, name):
+            # self.configs.<name> would return the Mapping method, not the value.
+            problems.append(
+                ConfigProblem(where, f"key name {name!r} is taken by configs.{name}; rename it")
+            )
+            continue
         if name in seen:
             problems.append(ConfigProblem(f"{owner}.{name}", "declared twice"))
             continue
@@ -265,10 +271,14 @@ def check_section(
                 values[field.name] = coerce(raw[field.name], field.type)
             except ValueError as exc:
                 problems.append(ConfigProblem(_join(path, field.name), str(exc)))
-        elif field.required and require:
-            problems.append(
-                ConfigProblem(_join(path, field.name), f"missing required key {field.describe()}")
-            )
+        elif field.required:
+            # An excluded step may leave required keys out; they get no value at all.
+            if require:
+                problems.append(
+                    ConfigProblem(
+                        _join(path, field.name), f"missing required key {field.describe()}"
+                    )
+                )
         else:
             values[field.name] = field.default
     return values, problems

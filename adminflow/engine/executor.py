@@ -1,9 +1,13 @@
 """Run a dependency graph of steps on a thread pool, waking only on completion.
 
-The coordinator (the calling thread) hands every ready node to a
-``ThreadPoolExecutor`` and then blocks on a queue that workers fill as they
-finish: no polling, no sleeping, no spinning. A node starts the moment its
-last dependency is done and a thread is free.
+The coordinator (the calling thread) starts up to ``max_workers`` worker loops
+on a ``ThreadPoolExecutor`` and then blocks on a queue that workers fill when
+a loop ends or a node does not succeed: no polling, no sleeping, no spinning.
+A worker that finishes a node marks it done itself, under a lock it shares
+with the coordinator, and goes straight on to the ready node earliest in
+graph order, so a node starts the moment its last dependency is done and a
+thread is free, with no round trip through the coordinator. A failure, and
+the dependents it blocks, are handled by the coordinator.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import threading
 import traceback
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
+from heapq import heappop, heappush
 from queue import SimpleQueue
 from types import TracebackType
 from typing import Self
@@ -82,24 +88,39 @@ class ThreadedExecutor:
         """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, self.thread_name_prefix)
-        return _GraphRun(self._pool, graph, run_node, cancel_event, fail_fast, on_not_started).run(
-            self.thread_name_prefix
-        )
+        return _GraphRun(
+            self._pool,
+            self.max_workers,
+            graph,
+            run_node,
+            cancel_event,
+            fail_fast,
+            on_not_started,
+            self.thread_name_prefix,
+        ).run()
 
 
 class _GraphRun:
-    """The state of one ``run_graph`` call, kept apart so an executor can be reused."""
+    """The state of one ``run_graph`` call, kept apart so an executor can be reused.
+
+    ``lock`` guards the sorter, the ready heap, ``outcomes`` and the loop
+    counts, which the coordinator and the worker loops all update.
+    """
 
     def __init__(
         self,
         pool: ThreadPoolExecutor,
+        max_workers: int,
         graph: Mapping[str, Collection[str]],
         run_node: NodeRunner,
         cancel_event: threading.Event | None,
         fail_fast: bool,
         on_not_started: Callable[[str, StepStatus], None] | None,
+        prefix: str,
     ) -> None:
         self.pool = pool
+        self.max_workers = max_workers
+        self.order = {node: index for index, node in enumerate(graph)}
         self.sorter = TopologicalSorter(graph)
         self.sorter.prepare()
         self.dependents: dict[str, list[str]] = {node: [] for node in graph}
@@ -110,9 +131,16 @@ class _GraphRun:
         self.cancel_event = cancel_event
         self.fail_fast = fail_fast
         self.on_not_started = on_not_started
-        self.finished: SimpleQueue[tuple[str, NodeOutcome]] = SimpleQueue()
+        self.prefix = prefix
+        self.lock = threading.Lock()
+        self.ready: list[tuple[int, str]] = []  # a heap: the earliest node in graph order first
+        self.loops = 0  # worker loops submitted and not yet ended
+        self.unstarted = 0  # of those, the ones no thread has picked up yet
+        # What a worker loop sends as it ends: the node it could not finish itself, if any.
+        self.finished: SimpleQueue[tuple[str, NodeOutcome] | None] = SimpleQueue()
         self.outcomes: dict[str, NodeOutcome] = {}
         self.failed = False
+        self.error: BaseException | None = None
 
     def stop_status(self) -> StepStatus | None:
         """Return why no further node may start, if it may not."""
@@ -122,58 +150,147 @@ class _GraphRun:
             return StepStatus.SKIPPED
         return None
 
-    def run(self, prefix: str) -> dict[str, NodeOutcome]:
-        in_flight = 0
-        while self.sorter.is_active():
-            for node in self.sorter.get_ready():
-                if node in self.outcomes:  # already known never to start
+    # The coordinator
+
+    def run(self) -> dict[str, NodeOutcome]:
+        while True:
+            with self.lock:
+                self.release()
+                stopped = self.stop_ready()
+                loops = self.reserve_loops()
+                over = self.loops == 0 and not self.sorter.is_active()
+            self.start_loops(loops)
+            self.tell(stopped)
+            if over:
+                return self.outcomes
+            message = self.finished.get()
+            if self.error is not None:
+                raise self.error
+            if message is not None:
+                node, outcome = message
+                with self.lock:
+                    self.outcomes[node] = outcome
+                    blocked = (
+                        self.block_dependents(node) if outcome.status is StepStatus.FAILED else []
+                    )
                     self.sorter.done(node)
-                elif (status := self.stop_status()) is not None:
-                    self.not_started(node, status)
-                    self.sorter.done(node)
-                else:
-                    self.pool.submit(self.work, node, prefix)
-                    in_flight += 1
-            if in_flight:
-                node, outcome = self.finished.get()
-                in_flight -= 1
-                self.outcomes[node] = outcome
-                if outcome.status is StepStatus.FAILED:
-                    self.failed = True
-                    self.block_dependents(node)
+                self.tell(blocked)
+
+    def stop_ready(self) -> list[tuple[str, StepStatus]]:
+        """Under the lock: if no node may start, take every ready node as not started."""
+        stopped = []
+        while self.ready and (status := self.stop_status()) is not None:
+            for _, node in sorted(self.ready):
+                self.outcomes[node] = NodeOutcome(status)
                 self.sorter.done(node)
-        return self.outcomes
+                stopped.append((node, status))
+            self.ready.clear()
+            self.release()
+        return stopped
 
-    def work(self, node: str, prefix: str) -> None:
-        """Run one node on a worker thread, named after the node while it runs."""
-        # Checked again here: the node may have waited for a free thread.
-        if (status := self.stop_status()) is not None:
-            if self.on_not_started is not None:
-                self.on_not_started(node, status)
-            self.finished.put((node, NodeOutcome(status)))
-            return
-        thread = threading.current_thread()
-        thread_name, thread.name = thread.name, f"{prefix}:{node}"
-        try:
-            ok = self.run_node(node)
-            outcome = NodeOutcome(StepStatus.SUCCEEDED if ok else StepStatus.FAILED)
-        except BaseException as exc:
-            outcome = NodeOutcome(StepStatus.FAILED, exc, traceback.format_exc())
-        finally:
-            thread.name = thread_name
-        self.finished.put((node, outcome))
-
-    def block_dependents(self, failed: str) -> None:
-        """Mark everything downstream of ``failed`` upstream_failed, at once."""
+    def block_dependents(self, failed: str) -> list[tuple[str, StepStatus]]:
+        """Under the lock: mark everything downstream of ``failed`` upstream_failed, at once."""
+        self.failed = True
+        blocked = []
         stack = list(self.dependents.get(failed, ()))
         while stack:
             node = stack.pop()
             if node in self.outcomes:
                 continue
-            self.not_started(node, StepStatus.UPSTREAM_FAILED)
+            self.outcomes[node] = NodeOutcome(StepStatus.UPSTREAM_FAILED)
+            blocked.append((node, StepStatus.UPSTREAM_FAILED))
             stack.extend(self.dependents.get(node, ()))
+        return blocked
 
-    def not_started(self, node: str, status: StepStatus) -> None:
-        self.outcomes[node] = NodeOutcome(status)
+    def tell(self, not_started: list[tuple[str, StepStatus]]) -> None:
+        """Report nodes that will never start, outside the lock."""
         if self.on_not_started is not None:
-            self.on_not_started(node, status)
+            for node, status in not_started:
+                self.on_not_started(node, status)
+
+    # Shared by the coordinator and the worker loops, under the lock
+
+    def release(self) -> None:
+        """Move every newly ready node onto the heap; one known never to start is just done."""
+        while newly_ready := self.sorter.get_ready():
+            for node in newly_ready:
+                if node in self.outcomes:
+                    self.sorter.done(node)
+                else:
+                    heappush(self.ready, (self.order.setdefault(node, len(self.order)), node))
+
+    def reserve_loops(self) -> int:
+        """Count the worker loops to start so that each ready node has a free thread."""
+        wanted = min(len(self.ready) - self.unstarted, self.max_workers - self.loops)
+        if wanted <= 0:
+            return 0
+        self.loops += wanted
+        self.unstarted += wanted
+        return wanted
+
+    def start_loops(self, count: int) -> None:
+        for _ in range(count):
+            self.pool.submit(self.work)
+
+    # A worker loop
+
+    def work(self) -> None:
+        """Run the earliest ready node, finish it, and go on while any node is ready.
+
+        A node that does not succeed ends the loop and goes to the coordinator,
+        which alone blocks dependents; so does a node found here to be one
+        that may no longer start.
+        """
+        message: tuple[str, NodeOutcome] | None = None
+        try:
+            with self.lock:
+                self.unstarted -= 1
+                node = heappop(self.ready)[1] if self.ready else None
+            while node is not None:
+                # Checked again here: the node may have waited for a free thread.
+                if (status := self.stop_status()) is not None:
+                    message = (node, NodeOutcome(status))
+                    if self.on_not_started is not None:
+                        # A callback raising here must not stop the run; as on any worker
+                        # thread, its exception is dropped.
+                        with suppress(Exception):
+                            self.on_not_started(node, status)
+                    return
+                outcome = self.execute(node)
+                if outcome.status is not StepStatus.SUCCEEDED:
+                    # Set here, before reporting, so that with fail_fast a node taken by
+                    # another thread meanwhile sees the failure instead of racing the coordinator.
+                    self.failed = True
+                    message = (node, outcome)
+                    return
+                loops = 0
+                with self.lock:
+                    self.outcomes[node] = outcome
+                    self.sorter.done(node)
+                    self.release()
+                    node = None
+                    # Once no node may start, the coordinator reports the ready ones.
+                    if self.ready and self.stop_status() is None:
+                        node = heappop(self.ready)[1]
+                        loops = self.reserve_loops()
+                self.start_loops(loops)
+        except BaseException as exc:  # an engine fault: the coordinator raises it
+            self.error = exc
+            raise
+        finally:
+            with self.lock:
+                self.loops -= 1
+            # Always report back, or the coordinator would wait forever.
+            self.finished.put(message)
+
+    def execute(self, node: str) -> NodeOutcome:
+        """Run one node, on a thread named after it while it runs."""
+        thread = threading.current_thread()
+        thread_name, thread.name = thread.name, f"{self.prefix}:{node}"
+        try:
+            ok = self.run_node(node)
+            return NodeOutcome(StepStatus.SUCCEEDED if ok else StepStatus.FAILED)
+        except BaseException as exc:
+            return NodeOutcome(StepStatus.FAILED, exc, traceback.format_exc())
+        finally:
+            thread.name = thread_name

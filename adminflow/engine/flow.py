@@ -7,6 +7,7 @@ everything before changing anything, and reports every problem together.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,10 +95,12 @@ class ConfiguredFlow:
         self.secrets = tuple(secrets)
 
     def phase_graph(self, kind: StepKind) -> dict[str, tuple[str, ...]]:
-        """Return the included steps of one phase, each with its included dependencies.
+        """Return the included steps of one phase, each with the included steps it waits for.
 
-        Record steps form a chain, since each sees what the one before returned;
-        an excluded dependency is dropped, which is how it counts as complete.
+        Record steps form a chain, since each sees what the one before returned.
+        An excluded dependency counts as complete, but what it depended on
+        still holds: with a -> b -> c and b excluded, c waits for a, so
+        excluding a step never lets another start earlier than its inputs.
         """
         included = [
             name
@@ -107,10 +110,23 @@ class ConfiguredFlow:
         if kind is StepKind.RECORD:
             return {name: tuple(included[i - 1 : i]) for i, name in enumerate(included)}
         keep = set(included)
-        return {
-            name: tuple(d for d in self.steps[name].entry.depends_on if d in keep)
-            for name in included
-        }
+        waits: dict[str, tuple[str, ...]] = {}
+
+        def included_ancestors(name: str) -> tuple[str, ...]:
+            if name not in waits:
+                found: dict[str, None] = {}
+                for dependency in self.steps[name].entry.depends_on:
+                    if dependency in keep:
+                        found[dependency] = None
+                    else:
+                        found.update(dict.fromkeys(included_ancestors(dependency)))
+                waits[name] = tuple(found)
+            return waits[name]
+
+        for name, step in self.steps.items():  # in insertion order: memoised bottom-up
+            if step.entry.kind is kind:
+                included_ancestors(name)
+        return {name: waits[name] for name in included}
 
     def run(
         self,
@@ -209,11 +225,13 @@ class AdminFlow:
                 ConfigProblem(name, f"{cls.__name__} is a {cls.kind} step, not a {kind} step")
             )
         problems += self._dependency_problems(kind, name, depends_on)
-        fields, schema_problems = parse_config_types(name, cls.config_types)
-        call, call_problems = plan_call(name, cls, base.method_name, base)
-        problems += schema_problems + call_problems
-        if problems or call is None:
+        contract = _step_contract(cls, kind)
+        if contract is None:  # read again, for messages that name this step
+            problems += parse_config_types(name, cls.config_types)[1]
+            problems += plan_call(name, cls, base.method_name, base)[1]
+        if problems or contract is None:
             raise FlowConfigError(self.name, problems)
+        fields, call = contract
         self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call)
         self._configured = None
 
@@ -292,6 +310,9 @@ class AdminFlow:
             storer, self.storer_fields, config.get(storer)
         )
         problems += section_problems
+        # Sections whose own keys are fine are built and validated even when other
+        # sections have problems, so one error lists every validate() refusal too.
+        checked = set() if section_problems else {storer}
         values: dict[str, dict[str, Any]] = {storer: storer_values}
         modes: dict[str, StepMode] = {}
         for name, entry in self._steps.items():
@@ -301,18 +322,20 @@ class AdminFlow:
                 name, entry.fields, config.get(name), require=not excluded
             )
             problems += section_problems
+            if not section_problems and not excluded:
+                checked.add(name)
         secrets = [s for section in values.values() for s in secrets_in(section)]
-        if problems:
-            raise FlowConfigError(self.name, self._redacted(problems, secrets))
 
-        storer_instance = self._build(storer, self.record_storer_type, storer_values, problems)
+        storer_instance = (
+            self._build(storer, self.record_storer_type, storer_values, problems)
+            if storer in checked
+            else None
+        )
         steps = {
             name: ConfiguredStep(
                 entry,
                 modes[name],
-                None
-                if modes[name] is StepMode.EXCLUDE
-                else self._build(name, entry.cls, values[name], problems),
+                self._build(name, entry.cls, values[name], problems) if name in checked else None,
             )
             for name, entry in self._steps.items()
         }
@@ -423,22 +446,22 @@ class AdminFlow:
     def emit_config(self) -> str:
         """Return a commented YAML template of the config, defaults filled in."""
         lines = [
-            f"# {self.name}: {self.description}".rstrip(),
+            *_comment(f"{self.name}: {self.description}"),
             "# Fill in every key marked 'required'.",
             "",
         ]
         for field in FLOW_FIELDS:
-            lines += [f"# {field.describe()}", _yaml_line(field.name, field.default)]
+            lines += [*_comment(field.describe()), _yaml_line(field.name, field.default)]
         for name, kind, cls, fields in self._sections():
             modes = STORER_MODES if kind == "storer" else STEP_MODES
-            lines += ["", f"# {name} ({kind}): {cls.description}".rstrip()]
+            lines += ["", *_comment(f"{name} ({kind}): {cls.description}")]
             lines += [f"# {_describe_mode(kind, modes)}", _yaml_line(f"{name}-mode", "include")]
             if not fields:
                 lines.append(_yaml_line(name, {}))
                 continue
             lines.append(f"{_yaml_key(name)}:")
             for field in fields:
-                lines.append(f"  # {field.describe()}")
+                lines += _comment(field.describe(), indent="  ")
                 if field.required or isinstance(field.default, Secret):
                     lines.append(f"  {_yaml_line(field.name, None)}  # required")
                 else:
@@ -451,6 +474,28 @@ class AdminFlow:
         ]
         sections += [(n, f"{e.kind} step", e.cls, e.fields) for n, e in self._steps.items()]
         return sections
+
+
+def _comment(text: str, indent: str = "") -> list[str]:
+    """Return ``text`` as YAML comment lines; a description may span several lines."""
+    return [f"{indent}# {line}".rstrip() for line in str(text).splitlines() or [""]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _step_contract(
+    cls: type[AdminStep], kind: StepKind
+) -> tuple[tuple[ConfigField, ...], CallPlan] | None:
+    """Return a step class's config fields and call plan, or None if either is unsound.
+
+    Cached per class: reading signatures and schemas dominates building a
+    large flow, and a large flow reuses a few step classes many times.
+    """
+    base = STEP_BASES[kind]
+    fields, schema_problems = parse_config_types(cls.__name__, cls.config_types)
+    call, call_problems = plan_call(cls.__name__, cls, base.method_name, base)
+    if schema_problems or call_problems or call is None:
+        return None
+    return tuple(fields), call
 
 
 def _describe_mode(kind: str, modes: Sequence[StepMode]) -> str:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from .errors import ConfigProblem, FlowConfigError
-from .steps import AdminStep
+from .steps import AdminStep, StepKind
 from .storer import RecordStorer
 
 if TYPE_CHECKING:
@@ -52,11 +55,15 @@ class _SpecReader:
 
     def mapping(self, path: str, value: Any, keys: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
-            self.problem(path, f"expected a mapping, got {type(value).__name__}")
+            got = "nothing" if value is None else type(value).__name__
+            self.problem(path, f"expected a mapping, got {got}")
             return {}
         for key in value:
             if key not in keys:
-                self.problem(f"{path}.{key}", f"unknown key (expected: {', '.join(sorted(keys))})")
+                self.problem(
+                    f"{path}.{key}" if path else str(key),
+                    f"unknown key (expected: {', '.join(sorted(keys))})",
+                )
         return value
 
     def name(self, path: str, value: Any) -> str:
@@ -65,7 +72,7 @@ class _SpecReader:
             return ""
         return value
 
-    def resolve(self, path: str, type_name: Any, base: type) -> type | None:
+    def resolve(self, path: str, type_name: Any, base: type, label: str) -> type | None:
         if not isinstance(type_name, str) or not type_name:
             self.problem(path, f"expected a registered type name, got {type_name!r}")
             return None
@@ -81,17 +88,41 @@ class _SpecReader:
             self.problem(path, f"unknown type '{type_name}' (known: {known})")
             return None
         if not (inspect.isclass(cls) and issubclass(cls, base)):
-            self.problem(path, f"'{type_name}' is not a {base.__name__}")
+            self.problem(path, f"'{type_name}' is not a {label} class ({base.__name__})")
             return None
         return cls
 
 
-def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
-    """Build the flow a spec describes; raise FlowConfigError listing every fault."""
-    from .flow import AdminFlow
+def parse_spec_text(text: str | bytes) -> Any:
+    """Return the data in a spec written as JSON or YAML; raise FlowConfigError if unreadable."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass  # not JSON: YAML (a superset of most JSON) has the final word
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise FlowConfigError(
+            "<spec>", [ConfigProblem("", f"the spec is not valid YAML or JSON{where}: {problem}")]
+        ) from None
 
+
+def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
+    """Build the flow a spec describes; raise FlowConfigError listing every fault.
+
+    ``spec`` is a mapping, or JSON or YAML text of one.
+    """
+    if isinstance(spec, str | bytes):
+        spec = parse_spec_text(spec)
     reader = _SpecReader(step_types)
-    spec = reader.mapping("spec", spec, SPEC_KEYS)
+    if not isinstance(spec, Mapping):
+        raise FlowConfigError(
+            "<spec>", [f"a flow spec must be a mapping, got {type(spec).__name__}"]
+        )
+    spec = reader.mapping("", spec, SPEC_KEYS)
     flow_name = reader.name("name", spec.get("name"))
     description = spec.get("description", "")
     if not isinstance(description, str):
@@ -100,7 +131,7 @@ def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> A
     default_config: dict[str, Any] = dict(settings)
 
     storer = reader.mapping("storer", spec.get("storer"), STORER_KEYS)
-    storer_cls = reader.resolve("storer.type", storer.get("type"), RecordStorer)
+    storer_cls = reader.resolve("storer.type", storer.get("type"), RecordStorer, "record storer")
     storer_name = reader.name("storer.name", storer.get("name", "records"))
     _section(storer, storer_name, default_config)
 
@@ -112,12 +143,45 @@ def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> A
     ordered = _order(reader, entries)
     if reader.problems:
         raise FlowConfigError(flow_name or "<spec>", reader.problems)
-
     assert storer_cls is not None
-    flow = AdminFlow(flow_name, description, storer_cls, storer_name, default_config=default_config)
-    for entry in ordered:
-        flow._add(entry["kind"], entry["name"], entry["cls"], entry["depends_on"])
+    flow = _build(reader, flow_name, description, storer_cls, storer_name, default_config)
+    for entry in ordered if flow is not None else ():
+        _add_step(reader, flow, entry)
+    if flow is None or reader.problems:
+        raise FlowConfigError(flow_name, reader.problems)
     return flow
+
+
+def _build(
+    reader: _SpecReader,
+    name: str,
+    description: str,
+    storer_cls: type,
+    storer_name: str,
+    default_config: dict[str, Any],
+) -> AdminFlow | None:
+    """Return the empty flow, or None with the storer's faults (its config_types) recorded."""
+    from .flow import AdminFlow
+
+    try:
+        return AdminFlow(name, description, storer_cls, storer_name, default_config=default_config)
+    except FlowConfigError as exc:
+        for problem in exc.problems:
+            reader.problem("storer", str(problem))
+        return None
+
+
+def _add_step(reader: _SpecReader, flow: AdminFlow, entry: dict[str, Any]) -> None:
+    """Add one step, recording any fault at the step's place in the spec.
+
+    Only the flow sees some faults (a reserved name, an unusable method
+    signature or ``config_types``); they are reported with the others.
+    """
+    try:
+        flow._add(entry["kind"], entry["name"], entry["cls"], entry["depends_on"])
+    except FlowConfigError as exc:
+        for problem in exc.problems:
+            reader.problem(entry["path"], str(problem))
 
 
 def _section(source: Mapping[str, Any], name: str, config: dict[str, Any]) -> None:
@@ -140,10 +204,16 @@ def _read_steps(
         if name in seen:
             reader.problem(f"{path}.name", f"'{name}' is already the name of steps[{seen[name]}]")
             continue
-        seen[name] = index
-        cls = reader.resolve(f"{path}.type", step.get("type"), AdminStep)
+        if name:
+            seen[name] = index
+        cls = reader.resolve(f"{path}.type", step.get("type"), AdminStep, "step")
         kind = cls.kind if cls is not None else None
-        if "kind" in step and cls is not None and step["kind"] != kind:
+        if "kind" in step and step["kind"] not in list(StepKind):
+            reader.problem(
+                f"{path}.kind",
+                f"expected one of {' | '.join(StepKind)}, got {step['kind']!r}",
+            )
+        elif "kind" in step and cls is not None and step["kind"] != kind:
             reader.problem(
                 f"{path}.kind",
                 f"'{step.get('type')}' is a {kind} step, not {step['kind']!r}",
@@ -151,6 +221,11 @@ def _read_steps(
         depends_on = step.get("depends_on", [])
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
             reader.problem(f"{path}.depends_on", "expected a list of step names")
+            depends_on = []
+        elif depends_on and kind is StepKind.RECORD:
+            reader.problem(
+                f"{path}.depends_on", "record steps run in the order listed and take no depends_on"
+            )
             depends_on = []
         _section(step, name, default_config)
         if name and cls is not None:
@@ -184,13 +259,24 @@ def _order(reader: _SpecReader, entries: list[dict[str, Any]]) -> list[dict[str,
             else:
                 graph[entry["name"]].append(dependency)
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        TopologicalSorter(graph).prepare()
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         reader.problem("steps", f"depends_on forms a cycle: {cycle}")
         return []
-    position = {name: index for index, name in enumerate(order)}
-    return sorted(entries, key=lambda entry: position[entry["name"]])
+    # Keep the spec's own order, moving a step only as far as its dependencies
+    # require: a spec listed dependencies-first comes back exactly as written.
+    ordered: dict[str, dict[str, Any]] = {}
+
+    def place(name: str) -> None:
+        if name not in ordered:
+            for dependency in graph[name]:
+                place(dependency)
+            ordered[name] = by_name[name]
+
+    for entry in entries:
+        place(entry["name"])
+    return list(ordered.values())
 
 
 def flow_to_spec(flow: AdminFlow, step_types: Mapping[str, type] | None = None) -> dict[str, Any]:

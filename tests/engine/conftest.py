@@ -1,0 +1,31 @@
+"""Fixtures for the engine tests; the step and storer classes live in helpers.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from adminflow import AdminFlow
+
+from .helpers import Recorder, Trace, make_storer
+
+
+@pytest.fixture
+def trace() -> Trace:
+    return Trace()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def storer():
+    """A storer class holding the records [1, 2, 3]."""
+    return make_storer([1, 2, 3])
+
+
+@pytest.fixture
+def flow(storer) -> AdminFlow:
+    """An empty flow over ``storer``; tests add their own steps."""
+    return AdminFlow("test-flow", "a flow under test", storer, "records")
