@@ -1,0 +1,350 @@
+"""DjangoRecordStorer: a flow's records kept in the database and stored by difference.
+
+Records are of one of two kinds:
+
+- model-backed: ``model = Student``; the records are the instances that
+  ``get_queryset()`` returns, keyed by primary key or by ``key_field``;
+- typed: ``record_type = SomeDataclass`` and ``key = "netid"``; the records are
+  kept as JSON in adminflow's ``Record`` table under a collection.
+
+``get_records`` is one query and remembers a snapshot of every record's values
+by key. ``set_records`` compares the records with that snapshot and, in one
+transaction, deletes what record steps dropped, upserts only the changed fields
+of changed records, inserts new ones and writes one ``RecordChange`` per
+difference, in bulk statements of at most ``ADMINFLOW["STORE_BATCH_SIZE"]`` rows.
+In debug mode it writes nothing and logs what it would have written.
+
+The run service calls :func:`bind_storer` before a run: it gives the storer its
+flow and storer names (typed records default to the collection
+``"<flow>.<storer>"``) and the ``FlowRun`` that audit rows belong to. After the
+run it copies ``storer.last_store_counts.run_fields()`` onto the ``FlowRun``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from django.db import models, transaction
+
+from .conf import adminflow_settings
+from .engine import Configs, ConfiguredFlow, RecordStorer
+from .engine.steps import Logger
+from .models import FlowRun, RecordChange
+from .record_layouts import (
+    Entry,
+    ModelLayout,
+    RecordError,
+    StorerDeclarationError,
+    TypedLayout,
+    collector_paused,
+)
+
+__all__ = [
+    "DjangoRecordStorer",
+    "RecordError",
+    "StoreCounts",
+    "StorerDeclarationError",
+    "bind_storer",
+]
+
+T = TypeVar("T")
+
+# How many keys a log line names before saying how many more there are.
+SHOWN_KEYS = 5
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What one ``set_records`` call stored, or in debug mode would have stored."""
+
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    debug: bool = False
+
+    @property
+    def stored(self) -> int:
+        """Return how many records were stored: all of them, or none in debug mode."""
+        return 0 if self.debug else self.added + self.changed + self.unchanged
+
+    def run_fields(self) -> dict[str, int]:
+        """Return the counts as ``FlowRun`` field values, for ``transition_to(**fields)``."""
+        return {
+            "records_added": self.added,
+            "records_changed": self.changed,
+            "records_removed": self.removed,
+            "records_stored": self.stored,
+        }
+
+
+@dataclass
+class _Difference:
+    added: list[Entry]
+    changed: list[Entry]
+    removed: list[Hashable]
+    unchanged: int
+
+
+class DjangoRecordStorer(RecordStorer[T]):
+    """Load a flow's records from the database and store back only what changed.
+
+    Subclass it and set either ``model`` (and optionally ``key_field``, and
+    override ``get_queryset()`` to narrow the rows) or ``record_type`` and
+    ``key`` (and optionally ``collection``). One instance serves one run at a
+    time: ``set_records`` compares with what the last ``get_records`` loaded.
+    """
+
+    description = "Records kept in the database."
+
+    model: ClassVar[type[models.Model] | None] = None
+    """Model-backed: the model whose instances are the records."""
+    key_field: ClassVar[str | None] = None
+    """Model-backed: the unique field that identifies a record; None for the primary key."""
+    record_type: ClassVar[type | None] = None
+    """Typed: the dataclass of the records."""
+    key: ClassVar[str | None] = None
+    """Typed: the name of the dataclass field that identifies a record."""
+    collection: ClassVar[str | None] = None
+    """Typed: the ``Record`` collection; None for ``"<flow>.<storer>"``."""
+
+    def __init__(self, configs: Configs) -> None:
+        super().__init__(configs)
+        self.flow_name: str | None = None
+        self.storer_name: str | None = None
+        self.run: FlowRun | None = None
+        """The run that ``RecordChange`` rows are written for; None writes none."""
+        self.last_store_counts: StoreCounts | None = None
+        self._loaded: dict[Hashable, Any] | None = None
+        """What get_records() loaded, by key: each layout's snapshot of the record."""
+        self.layout = self._make_layout()
+
+    @property
+    def label(self) -> str:
+        """Return how messages name this storer."""
+        name = type(self).__name__
+        if self.storer_name is None:
+            return f"storer {name}"
+        return f"storer '{self.storer_name}' ({name}) of flow '{self.flow_name}'"
+
+    def _make_layout(self) -> ModelLayout | TypedLayout:
+        if (self.model is None) == (self.record_type is None):
+            raise StorerDeclarationError(
+                f"{self.label}: set either `model` (records are model instances) or "
+                "`record_type` and `key` (typed records kept in adminflow's Record table)"
+                + (", not both" if self.model is not None else "")
+            )
+        if self.model is not None:
+            return ModelLayout(self.label, self.model, self.key_field)
+        return TypedLayout(self.label, self.record_type, self.key)
+
+    def bind(self, flow_name: str, storer_name: str, run: FlowRun | None = None) -> None:
+        """Tell the storer which flow it serves, under which name, and for which run.
+
+        The names give typed records their default collection and messages
+        their subject; ``run`` is what ``RecordChange`` rows belong to.
+        """
+        self.flow_name = flow_name
+        self.storer_name = storer_name
+        self.run = run
+        self.layout.owner = self.label
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        """Return the rows that are this storer's records; override to narrow them."""
+        if self.model is None:
+            raise StorerDeclarationError(f"{self.label}: get_queryset() needs `model` to be set")
+        return self.model._default_manager.all()
+
+    def get_collection(self) -> str:
+        """Return the ``Record`` collection of typed records.
+
+        ``collection`` if the class sets it, else ``"<flow>.<storer>"`` once
+        :meth:`bind` has named the flow and storer. Override to compute it.
+        """
+        if self.collection:
+            return self.collection
+        if self.flow_name and self.storer_name:
+            return f"{self.flow_name}.{self.storer_name}"
+        raise StorerDeclarationError(
+            f"{self.label}: no collection for its records: set `collection` on the class, "
+            "or run the flow through adminflow.runs (or call bind_storer()) so that it "
+            "defaults to '<flow>.<storer>'"
+        )
+
+    def get_records(self, logger: Logger) -> list[T]:
+        """Return the stored records, remembering their values to compare with later."""
+        layout = self.layout
+        self.last_store_counts = None
+        if isinstance(layout, ModelLayout):
+            queryset = self.get_queryset()
+            if queryset.model is not layout.model:
+                raise StorerDeclarationError(
+                    f"{self.label}: get_queryset() returned {queryset.model._meta.label} rows; "
+                    f"expected {layout.label} rows"
+                )
+            records, self._loaded = layout.load(queryset)
+        else:
+            layout.collection = self.get_collection()
+            records, self._loaded = layout.load()
+        logger(f"loaded {len(records)} records from {layout.label}")
+        return records
+
+    def set_records(self, rec_list: list[T], logger: Logger, debug: bool = False) -> None:
+        """Store what changed since ``get_records``, all or nothing; in debug mode only say what."""
+        if self._loaded is None:
+            raise RecordError(
+                f"{self.label}: set_records() stores the difference from what get_records() "
+                "loaded; call get_records() first"
+            )
+        with collector_paused():
+            difference = self._compare(rec_list)
+            if not debug:
+                self._write(difference)
+        counts = StoreCounts(
+            len(difference.added),
+            len(difference.changed),
+            len(difference.removed),
+            difference.unchanged,
+            debug,
+        )
+        if debug:
+            logger(f"debug: would {self._summary(difference)}; nothing was written")
+        else:
+            self._loaded = None
+            logger(
+                f"stored {counts.stored} records in {self.layout.label}: {counts.added} added, "
+                f"{counts.changed} changed, {counts.removed} removed, "
+                f"{counts.unchanged} unchanged"
+            )
+        self.last_store_counts = counts
+
+    def _compare(self, rec_list: Sequence[Any]) -> _Difference:
+        """Sort the records into added, changed and unchanged ones; find the removed keys."""
+        assert self._loaded is not None
+        layout, loaded = self.layout, self._loaded
+        record_class, values_of, key_of = layout.record_class, layout.values_of, layout.key_of
+        before_values = layout.before_values
+        added: list[Entry] = []
+        changed: list[Entry] = []
+        seen: set[Hashable] = set()
+        for index, record in enumerate(rec_list):
+            if not isinstance(record, record_class):
+                raise RecordError(
+                    f"{self.label}: record {index} is a {type(record).__name__} "
+                    f"({record!r:.80}); expected {layout.expected}"
+                )
+            values = values_of(record)
+            key = key_of(record, values)
+            if key is None:
+                if isinstance(layout, TypedLayout):
+                    raise RecordError(
+                        f"{self.label}: record {index} has no key ({self.key} is None)"
+                    )
+                added.append(Entry(key, record, values))  # a new instance, without a pk yet
+                continue
+            if key in seen:
+                raise RecordError(f"{self.label}: key {key!r} is in the records more than once")
+            seen.add(key)
+            snapshot = loaded.get(key)
+            if snapshot is None:
+                added.append(Entry(key, record, values))
+                continue
+            before = before_values(snapshot)
+            if values != before:
+                fields = tuple(
+                    i
+                    for i, (now, then) in enumerate(zip(values, before, strict=True))
+                    if now != then
+                )
+                changed.append(Entry(key, record, values, before, fields))
+        removed = [key for key in loaded if key not in seen]
+        return _Difference(added, changed, removed, len(rec_list) - len(added) - len(changed))
+
+    def _write(self, difference: _Difference) -> None:
+        if not (difference.added or difference.changed or difference.removed):
+            return
+        layout = self.layout
+        batch_size = adminflow_settings.STORE_BATCH_SIZE
+        with transaction.atomic(using=layout.db):
+            # Deleting first lets a record step replace a record by one with the same key.
+            if difference.removed:
+                layout.delete(difference.removed, batch_size)
+            if difference.changed:
+                layout.update(difference.changed, batch_size)
+            if difference.added:
+                layout.insert(difference.added, batch_size)
+                for entry in difference.added:  # inserting may have set a pk or defaults
+                    entry.values = layout.values_of(entry.record)
+                    entry.key = layout.key_of(entry.record, entry.values)
+            if self.run is not None:
+                RecordChange.objects.using(layout.db).bulk_create(
+                    self._audit(difference), batch_size=batch_size
+                )
+
+    def _audit(self, difference: _Difference) -> list[RecordChange]:
+        """Return one ``RecordChange`` per added, changed and removed record."""
+        assert self._loaded is not None
+        layout, run, Action = self.layout, self.run, RecordChange.Action
+        label = layout.label
+
+        def change(key: Any, action: str, before: Any, after: Any) -> RecordChange:
+            return RecordChange(
+                run=run, collection=label, key=str(key), action=action, before=before, after=after
+            )
+
+        changes = [
+            change(entry.key, Action.ADDED, None, layout.as_json(entry.key, entry.values))
+            for entry in difference.added
+        ]
+        changes += [
+            change(
+                entry.key,
+                Action.CHANGED,
+                layout.fields_json(entry.before or (), entry.fields),
+                layout.fields_json(entry.values, entry.fields),
+            )
+            for entry in difference.changed
+        ]
+        changes += [
+            change(
+                key,
+                Action.REMOVED,
+                layout.as_json(key, layout.before_values(self._loaded[key])),
+                None,
+            )
+            for key in difference.removed
+        ]
+        return changes
+
+    def _summary(self, difference: _Difference) -> str:
+        """Return what a store does, e.g. "add 2 (a, b), change 1 (c: name), remove 0"."""
+        names = self.layout.names
+        added = [("(new)" if e.key is None else str(e.key)) for e in difference.added]
+        changed = [f"{e.key}: {', '.join(names[i] for i in e.fields)}" for e in difference.changed]
+        removed = [str(key) for key in difference.removed]
+        return (
+            f"add {_listed(added)}, change {_listed(changed, '; ')}, remove {_listed(removed)} "
+            f"in {self.layout.label} ({difference.unchanged} unchanged)"
+        )
+
+
+def _listed(items: Sequence[str], separator: str = ", ") -> str:
+    """Return "3 (a, b, c)", naming at most SHOWN_KEYS items."""
+    if not items:
+        return "0"
+    shown = separator.join(items[:SHOWN_KEYS])
+    more = f" and {len(items) - SHOWN_KEYS} more" if len(items) > SHOWN_KEYS else ""
+    return f"{len(items)} ({shown}{more})"
+
+
+def bind_storer(configured: ConfiguredFlow, run: FlowRun | None = None) -> None:
+    """Bind a configured flow's storer to its flow and ``run``, if it is a DjangoRecordStorer.
+
+    The run service calls this before ``configured.run()``; other storers are
+    left alone, so the caller need not know which kind of storer a flow has.
+    """
+    storer = configured.storer
+    if isinstance(storer, DjangoRecordStorer):
+        storer.bind(configured.name, configured.storer_name, run)
