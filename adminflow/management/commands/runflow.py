@@ -1,0 +1,290 @@
+"""``manage.py runflow``: run a flow here and now, recorded like any other run.
+
+A thin shell over :mod:`adminflow.runs`. Exit codes scripts can trust: 0 the
+run succeeded, 1 it failed or was cancelled, 2 bad usage or config (nothing
+written), 3 the flow is already running. Ctrl-C cancels the run cleanly:
+no new step starts, running steps finish, the store rule applies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from adminflow.engine import AdminflowError, ConsoleObserver, FlowConfigError
+from adminflow.loading import build_flow, get_flow_row
+from adminflow.models import Flow, FlowRun
+from adminflow.registry import flow_registry
+from adminflow.run_config import configure_flow
+from adminflow.runs import FlowAlreadyRunning, execute_run, resume_run, start_run
+from adminflow.states import FlowRunStatus, Trigger
+
+USAGE = 2
+ALREADY_RUNNING = 3
+RUN_OPTIONS = ("config", "debug", "mode", "threads")
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(message, returncode=USAGE)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a flow in this process with live output and record the run; or check its "
+        "config (--validate), print a config template (--describe), list flows (--list) "
+        "or resume a failed run (--resume)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("flow", nargs="?", help="The name of the flow.")
+        parser.add_argument(
+            "--config",
+            metavar="FILE",
+            help="Run with the config in this YAML or JSON file instead of the stored one.",
+        )
+        parser.add_argument(
+            "--debug",
+            action="store_true",
+            help="Run every step and the storer in debug mode: nothing changes outside.",
+        )
+        parser.add_argument(
+            "--mode",
+            action="append",
+            default=[],
+            metavar="STEP=MODE",
+            help="Set one step's mode (include, exclude or debug); repeatable.",
+        )
+        parser.add_argument("--threads", type=int, metavar="N", help="Run up to N steps at once.")
+        what = parser.add_mutually_exclusive_group()
+        what.add_argument(
+            "--validate",
+            action="store_true",
+            help="Only check the config: print OK or every problem, write nothing.",
+        )
+        what.add_argument(
+            "--describe", action="store_true", help="Print a commented YAML config template."
+        )
+        what.add_argument("--list", action="store_true", help="List the flows with their last run.")
+        what.add_argument(
+            "--resume", type=int, metavar="RUN_ID", help="Resume the failed run RUN_ID."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.check_usage(options)
+        try:
+            if options["list"]:
+                self.list_flows()
+            elif options["resume"] is not None:
+                self.resume(options)
+            elif options["describe"]:
+                self.stdout.write(
+                    build_flow(get_flow_row(options["flow"])).emit_config(), ending=""
+                )
+            elif options["validate"]:
+                self.validate(options)
+            else:
+                self.run_and_report(
+                    options,
+                    lambda: start_run(
+                        options["flow"], trigger=Trigger.COMMAND, **self.config_arguments(options)
+                    ),
+                )
+        except FlowAlreadyRunning as exc:
+            raise CommandError(str(exc), returncode=ALREADY_RUNNING) from None
+        except FlowConfigError as exc:
+            source = f"\n(config read from {options['config']})" if options["config"] else ""
+            raise usage_error(f"{exc}{source}") from None
+        except AdminflowError as exc:
+            raise usage_error(str(exc)) from None
+
+    def check_usage(self, options: dict[str, Any]) -> None:
+        standalone = "--list" if options["list"] else None
+        if options["resume"] is not None:
+            standalone = "--resume"
+        if standalone is None:
+            if not options["flow"]:
+                raise usage_error("name the flow to run (or use --list to see the flows)")
+            return
+        given = [f"--{name}" for name in RUN_OPTIONS if options[name]]
+        if options["flow"]:
+            given.insert(0, f"a flow name ('{options['flow']}')")
+        if given:
+            raise usage_error(f"{standalone} cannot be combined with {', '.join(given)}")
+
+    # Running
+
+    def config_arguments(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Return what shapes the run's config: the file's config and the overrides."""
+        return {
+            "config": read_config(options["config"]) if options["config"] else None,
+            "debug": options["debug"],
+            "modes": parse_modes(options["mode"]),
+            "num_threads": options["threads"],
+        }
+
+    def resume(self, options: dict[str, Any]) -> None:
+        failed = FlowRun.objects.select_related("flow").filter(pk=options["resume"]).first()
+        if failed is None:
+            raise usage_error(f"no run with id {options['resume']}")
+        self.run_and_report(options, lambda: resume_run(failed, trigger=Trigger.COMMAND))
+
+    def run_and_report(self, options: dict[str, Any], start: Callable[[], FlowRun]) -> None:
+        run = start()
+        console = ConsoleObserver(
+            self.stdout,
+            min_level=verbosity_level(options["verbosity"]),
+            colour=False if options["no_color"] else True if options["force_color"] else None,
+        )
+        cancel = threading.Event()
+        try:
+            with self.cancel_on_sigint(cancel):
+                run = execute_run(run, observers=[console], cancel_event=cancel)
+        except KeyboardInterrupt:
+            raise CommandError(
+                f"run {run.pk} was interrupted before its steps finished; marked failed",
+                returncode=1,
+            ) from None
+        self.write_summary(run)
+        if run.status != FlowRunStatus.SUCCEEDED:
+            why = f": {run.error}" if run.error else ""
+            raise CommandError(
+                f"run {run.pk} of flow '{run.flow.name}' {run.status}{why}", returncode=1
+            )
+
+    @contextmanager
+    def cancel_on_sigint(self, cancel: threading.Event) -> Iterator[None]:
+        """Turn the first Ctrl-C into a clean cancel; a second one interrupts as usual.
+
+        The engine coordinates from this (the main) thread, which is where
+        Python runs signal handlers; elsewhere no handler can be installed.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGINT, previous)
+            cancel.set()
+            self.stderr.write(
+                "Cancelling: no new step starts, running steps finish (Ctrl-C again to stop now)."
+            )
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def write_summary(self, run: FlowRun) -> None:
+        rows = [
+            (
+                step.name,
+                step.kind,
+                step.status,
+                "-" if step.duration is None else f"{step.duration:.2f}s",
+                step.error.splitlines()[0] if step.error else "",
+            )
+            for step in run.steps.order_by("position")
+        ]
+        self.stdout.write("")
+        self.write_table(("STEP", "KIND", "STATUS", "DURATION", "ERROR"), rows)
+        stored = "not stored" if run.records_stored is None else f"{run.records_stored} stored"
+        self.stdout.write(
+            f"Run {run.pk} of flow '{run.flow.name}': {run.status} in {run.duration or 0:.2f}s "
+            f"({run.records_loaded or 0} records loaded, {stored})"
+        )
+
+    def write_table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+            self.stdout.write("  ".join(cells).rstrip())
+
+    # Checking and listing
+
+    def validate(self, options: dict[str, Any]) -> None:
+        row = get_flow_row(options["flow"])
+        configured = configure_flow(row, **self.config_arguments(options))
+        modes = ", ".join(f"{name}={step.mode}" for name, step in configured.steps.items())
+        self.stdout.write(
+            f"OK: the config of flow '{row.name}' is valid "
+            f"({configured.num_threads} threads; {modes or 'no steps'})"
+        )
+
+    def list_flows(self) -> None:
+        last = FlowRun.objects.filter(flow=OuterRef("pk")).order_by("-queued_at", "-pk")
+        flows = Flow.objects.annotate(
+            last_run=Subquery(last.values("pk")[:1]),
+            last_status=Subquery(last.values("status")[:1]),
+            last_queued=Subquery(last.values("queued_at")[:1]),
+        ).order_by("name")
+        rows = [
+            (
+                flow.name,
+                "yes" if flow.enabled else "no",
+                "never run"
+                if flow.last_run is None
+                else f"#{flow.last_run} {flow.last_status} "
+                f"{timezone.localtime(flow.last_queued):%Y-%m-%d %H:%M}",
+            )
+            for flow in flows
+        ]
+        listed = {row[0] for row in rows}
+        rows += [(name, "yes", "never run") for name in flow_registry if name not in listed]
+        if not rows:
+            self.stdout.write("No flows: register one in an app's flows.py.")
+            return
+        self.write_table(("FLOW", "ENABLED", "LAST RUN"), sorted(rows))
+
+
+def verbosity_level(verbosity: int) -> int:
+    """Return the lowest log level shown: none at 0, INFO at 1, DEBUG from 2."""
+    return {0: logging.CRITICAL + 1, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """Return the config in a YAML or JSON file; raise a usage error naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise usage_error(f"cannot read config file '{path}': {exc}") from None
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise usage_error(
+            f"config file '{path}' is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise usage_error(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise usage_error(
+            f"config file '{path}' must hold a mapping of config keys "
+            f"(num_threads, <step>, <step>-mode, ...), got {type(data).__name__}"
+        )
+    return data
+
+
+def parse_modes(values: Sequence[str]) -> dict[str, str]:
+    """Return ``{step: mode}`` from ``--mode STEP=MODE`` values; the flow checks both."""
+    modes = {}
+    for value in values:
+        step, equals, mode = value.partition("=")
+        if not (step and equals and mode):
+            raise usage_error(f"--mode expects STEP=MODE (e.g. --mode notify=debug), got '{value}'")
+        modes[step] = mode
+    return modes

@@ -1,0 +1,241 @@
+"""Record a run in the database while it executes: step rows, log lines, heartbeats.
+
+The engine reports through observer calls made from its worker threads.
+Writing one row per log line would tie a chatty step to the database's speed,
+so lines are buffered and written in batches by one side thread, which also
+heartbeats the run and notices a cancel requested from another process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from time import monotonic
+from types import TracebackType
+from typing import Any, Self
+
+from django.db import connections
+from django.utils import timezone
+
+from .conf import adminflow_settings
+from .engine import FlowObserver, StepResult
+from .engine.config import redact
+from .models import FlowRun, RunLog, StepRun
+from .signals import step_run_finished
+from .states import FlowRunStatus, StepRunStatus
+
+logger = logging.getLogger("adminflow.runs")
+
+REPR_KEY = "__repr__"
+"""Marks a stored metadata value kept only as its repr: shown, but never restored."""
+
+
+class RunRecorder(FlowObserver):
+    """The observer that writes one run's progress to the database.
+
+    Use it as a context manager around ``ConfiguredFlow.run``: entering starts
+    the side thread, leaving stops it and writes the last log lines.
+    """
+
+    def __init__(
+        self, run: FlowRun, step_rows: Mapping[str, StepRun], cancel_event: threading.Event
+    ) -> None:
+        self.run = run
+        self.step_rows = step_rows
+        self.cancel_event = cancel_event
+        # The thread running the flow keeps its connection; worker threads close theirs.
+        self.owner = threading.current_thread()
+        self.batch_size: int = adminflow_settings.LOG_BATCH_SIZE
+        self.flush_interval: float = adminflow_settings.LOG_FLUSH_INTERVAL
+        self.heartbeat_interval: float = adminflow_settings.HEARTBEAT_INTERVAL
+        self.max_line_length: int = adminflow_settings.MAX_LOG_LINE_LENGTH
+        self.max_lines: int = adminflow_settings.MAX_LOG_LINES_PER_RUN
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._buffer: list[RunLog] = []
+        self._buffered_since = 0.0
+        self._kept = 0
+        self._dropped = 0
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._side_loop, name=f"adminflow-run-{run.pk}", daemon=True
+        )
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+        if self._dropped:
+            self._append(
+                None,
+                logging.WARNING,
+                f"{self._dropped} more log lines were not stored: a run keeps at most "
+                f"{self.max_lines} (ADMINFLOW['MAX_LOG_LINES_PER_RUN'])",
+            )
+        self.flush()
+
+    # Observer calls, from the engine's threads
+
+    def step_started(self, flow: str, step: StepResult) -> None:
+        self.step_rows[step.name].transition_to(StepRunStatus.RUNNING, started_at=step.started_at)
+
+    def step_finished(self, flow: str, step: StepResult) -> None:
+        try:
+            row = self.step_rows[step.name]
+            row.transition_to(
+                str(step.status),
+                finished_at=step.finished_at,
+                duration=step.duration,
+                error=step.error or "",
+                traceback=step.traceback or "",
+            )
+            send_robust(step_run_finished, self.run, step=row)
+        finally:
+            # A node's work on a worker thread ends here, whatever the step did with
+            # the ORM: close what that thread opened rather than leak a connection.
+            if threading.current_thread() is not self.owner:
+                connections.close_all()
+
+    def log(self, flow: str, step: str | None, level: int, message: str) -> None:
+        if len(message) > self.max_line_length:
+            cut = len(message) - self.max_line_length
+            message = f"{message[: self.max_line_length]}… [{cut} more characters cut]"
+        with self._lock:
+            if self._kept >= self.max_lines:
+                self._dropped += 1
+                return
+            self._kept += 1
+        self._append(step, level, message)
+
+    # Buffering and the side thread
+
+    def _append(self, step: str | None, level: int, message: str) -> None:
+        line = RunLog(run_id=self.run.pk, step=step or "", level=level, message=message)
+        with self._lock:
+            if not self._buffer:
+                self._buffered_since = monotonic()
+            self._buffer.append(line)
+            # Wake the side thread to set a flush deadline, or to write a full batch.
+            wake = len(self._buffer) in (1, self.batch_size)
+        if wake:
+            self._wake.set()
+
+    def flush(self, count: int | None = None) -> None:
+        """Write the first ``count`` buffered lines (all by default), in the order logged."""
+        with self._flush_lock:
+            with self._lock:
+                count = len(self._buffer) if count is None else count
+                batch, self._buffer = self._buffer[:count], self._buffer[count:]
+            if batch:
+                RunLog.objects.bulk_create(batch, batch_size=self.batch_size)
+
+    def _side_loop(self) -> None:
+        next_beat = monotonic() + self.heartbeat_interval
+        try:
+            while not self._stopping:
+                self._wake.wait(self._seconds_until_due(next_beat))
+                self._wake.clear()
+                try:
+                    if due := self._lines_due():
+                        self.flush(due)
+                    if monotonic() >= next_beat:
+                        self.heartbeat()
+                        next_beat = monotonic() + self.heartbeat_interval
+                except Exception:
+                    logger.exception("recording run %s failed; the run goes on", self.run.pk)
+        finally:
+            connections.close_all()
+
+    def _seconds_until_due(self, next_beat: float) -> float:
+        with self._lock:
+            due = next_beat
+            if len(self._buffer) >= self.batch_size:
+                due = 0.0
+            elif self._buffer:
+                due = min(due, self._buffered_since + self.flush_interval)
+        return max(0.0, due - monotonic())
+
+    def _lines_due(self) -> int:
+        """Return how many lines to write now: all once the oldest waited long enough,
+        else whole batches only, so that each INSERT carries a full batch."""
+        with self._lock:
+            if self._buffer and monotonic() >= self._buffered_since + self.flush_interval:
+                return len(self._buffer)
+            return len(self._buffer) - len(self._buffer) % self.batch_size
+
+    def heartbeat(self) -> None:
+        """Mark the run alive; on a cancel request, or if the run ended elsewhere, stop it.
+
+        The common case is one UPDATE; the second only runs once a cancel
+        was requested (or the reaper gave the run up), to tell which.
+        """
+        runs = FlowRun.objects.filter(pk=self.run.pk, status=FlowRunStatus.RUNNING)
+        now = timezone.now()
+        if runs.filter(cancel_requested=False).update(heartbeat_at=now):
+            return
+        alive = runs.update(heartbeat_at=now)
+        if not self.cancel_event.is_set():
+            self.log(
+                "",
+                None,
+                logging.WARNING,
+                "cancel requested: no new step starts; running steps finish"
+                if alive
+                else "the run was ended elsewhere (marked stale?): no new step starts",
+            )
+            self.cancel_event.set()
+
+
+def send_robust(signal: Any, run: FlowRun, **kwargs: Any) -> None:
+    """Send ``signal`` for ``run``; log, never raise, what a receiver raises."""
+    for receiver, response in signal.send_robust(sender=FlowRun, run=run, **kwargs):
+        if isinstance(response, Exception):
+            logger.error(
+                "receiver %r of an adminflow signal failed for run %s",
+                receiver,
+                run.pk,
+                exc_info=response,
+            )
+
+
+def metadata_to_json(metadata: Mapping[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
+    """Return run metadata fit for a JSONField.
+
+    A value that survives a JSON round trip unchanged is kept as it is, so a
+    resumed run gets it back exactly. Anything else (a tuple, a date, an
+    object, a Secret, a value containing a secret) is kept as
+    ``{"__repr__": "..."}`` with secrets masked: readable, never restored.
+    """
+    return {str(name): _storable(value, secrets) for name, value in metadata.items()}
+
+
+def metadata_from_json(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the values of stored metadata that can be restored exactly."""
+    return {
+        name: value
+        for name, value in stored.items()
+        if not (isinstance(value, dict) and set(value) == {REPR_KEY})
+    }
+
+
+def _storable(value: Any, secrets: Sequence[str]) -> Any:
+    try:
+        text = json.dumps(value, allow_nan=False)
+        exact = json.loads(text) == value
+    except Exception:  # not serialisable, or an __eq__ that refuses: keep the repr
+        exact = False
+    if exact and not any(secret in text for secret in secrets):
+        return value
+    return {REPR_KEY: redact(repr(value), secrets)}

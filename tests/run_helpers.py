@@ -1,0 +1,94 @@
+"""Flows and fixtures' helpers shared by the run service and ``runflow`` tests.
+
+Flows are built from the engine tests' step factories, registered for one
+test and unregistered after it. :class:`WaitForLine` and :data:`STDIN_FLOW_SPEC`
+are importable by dotted path, so a ``runflow`` subprocess can build the
+flow from a ``Flow`` row's spec.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from adminflow import AdminFlow, AdminRecordStep, AdminUpdateStep, RecordStorer
+from adminflow.models import FlowRun
+from adminflow.registry import flow_registry
+
+from .engine.helpers import Trace, make_storer, propagate_step, record_step, tracing, update_step
+
+
+@contextmanager
+def registered_flows() -> Iterator[Any]:
+    """Yield a ``register(flow)`` callable; every flow it registered is unregistered after."""
+    names: list[str] = []
+
+    def register(flow: AdminFlow) -> AdminFlow:
+        flow_registry.register(flow)
+        names.append(flow.name)
+        return flow
+
+    try:
+        yield register
+    finally:
+        for name in names:
+            flow_registry.unregister(name)
+
+
+def step_statuses(run: FlowRun) -> dict[str, str]:
+    """Return each step of ``run`` by name, with its recorded status, in flow order."""
+    return dict(run.steps.order_by("position").values_list("name", "status"))
+
+
+def pipeline(name: str, trace: Trace, **config: Any) -> AdminFlow:
+    """Return a flow over [1, 2, 3] with steps r (record), u1 -> u2 (update), p (propagate)."""
+    flow = AdminFlow(
+        name, "a pipeline under test", make_storer([1, 2, 3]), "records", default_config=config
+    )
+    flow.add_record_step("r", record_step(tracing(trace, "r")))
+    flow.add_update_step("u1", update_step(tracing(trace, "u1")))
+    flow.add_update_step("u2", update_step(tracing(trace, "u2")), depends_on=["u1"])
+    flow.add_propagate_step("p", propagate_step(tracing(trace, "p")))
+    return flow
+
+
+class LineStorer(RecordStorer):
+    """Load no records and store none: the subprocess flow needs nothing more."""
+
+    description = "keeps nothing"
+
+    def get_records(self, logger: Any) -> list[Any]:
+        return []
+
+    def set_records(self, rec_list: list[Any], logger: Any) -> None:
+        logger(f"stored {len(rec_list)} records")
+
+
+class WaitForLine(AdminRecordStep):
+    """Block until a line arrives on stdin: lets a test interrupt a run mid-step."""
+
+    description = "wait for a line on stdin"
+
+    def new_records(self, curr_records, logger, set_metadata, debug=False):
+        logger(f"got {sys.stdin.readline().strip()!r}")
+        return curr_records
+
+
+class Idle(AdminUpdateStep):
+    description = "do nothing"
+
+    def update_records(self, records, logger, get_metadata, set_metadata, debug=False):
+        logger("idle")
+
+
+STDIN_FLOW_SPEC = {
+    "name": "wait-for-stdin",
+    "description": "A record step that waits for a line on stdin, then an update step.",
+    "storer": {"type": "tests.run_helpers.LineStorer", "name": "lines"},
+    "steps": [
+        {"name": "wait", "type": "tests.run_helpers.WaitForLine", "kind": "record"},
+        {"name": "after", "type": "tests.run_helpers.Idle", "kind": "update"},
+    ],
+}
