@@ -2,15 +2,17 @@
 
 Checks of rows in the database (stored configs and specs) are tagged
 ``database`` and run with ``manage.py check --database default``, as Django
-asks of checks that query.
+asks of checks that query. A row whose flow left the code is only a warning:
+rows are kept for their runs, and ``migrate`` stops on errors.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Error, Tags, register
-from django.db import DatabaseError
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
 
 from .conf import DEFAULTS, adminflow_settings
 from .engine import AdminflowError
@@ -18,18 +20,19 @@ from .engine import AdminflowError
 
 @register()
 def check_settings(**kwargs: Any) -> list[Error]:
-    unknown = sorted(set(adminflow_settings.user_settings) - set(DEFAULTS))
-    return (
-        [
-            Error(
-                f"ADMINFLOW has unknown keys: {', '.join(unknown)}",
-                hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-                id="adminflow.E001",
-            )
-        ]
-        if unknown
-        else []
-    )
+    try:
+        unknown = sorted(set(adminflow_settings.user_settings) - set(DEFAULTS))
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="adminflow.E001")]
+    if not unknown:
+        return []
+    return [
+        Error(
+            f"ADMINFLOW has unknown keys: {', '.join(unknown)}",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}.",
+            id="adminflow.E001",
+        )
+    ]
 
 
 @register()
@@ -56,33 +59,47 @@ def check_registered_flows(**kwargs: Any) -> list[Error]:
 
 
 @register(Tags.database)
-def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> list[Error]:
+def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
     if not databases:
         return []
-    from .loading import build_flow, stored_config
     from .models import Flow
 
-    errors = []
-    try:
-        rows = list(Flow.objects.all())
-    except DatabaseError:
-        return []  # not migrated yet: nothing stored to check
-    for row in rows:
-        try:
-            flow = build_flow(row)
-        except AdminflowError as exc:
-            errors.append(
-                Error(f"flow '{row.name}' cannot be built:\n{exc}", obj=row, id="adminflow.E003")
-            )
+    messages: list[CheckMessage] = []
+    for alias in databases:
+        if not router.allow_migrate_model(alias, Flow):
             continue
-        try:
-            flow.configured(stored_config(row, flow))
-        except AdminflowError as exc:
-            errors.append(
-                Error(
-                    f"the stored config of flow '{row.name}' is not valid:\n{exc}",
-                    obj=row,
-                    id="adminflow.E004",
-                )
-            )
-    return errors
+        if Flow._meta.db_table not in connections[alias].introspection.table_names():
+            continue  # not migrated yet: nothing stored to check
+        for row in Flow.objects.using(alias):
+            message = _check_row(row)
+            if message is not None:
+                messages.append(message)
+    return messages
+
+
+def _check_row(row: Any) -> CheckMessage | None:
+    """Return what is wrong with one stored flow: its spec, or its stored config."""
+    from .loading import UnknownFlow, build_flow, stored_config
+
+    try:
+        flow = build_flow(row)
+    except UnknownFlow as exc:
+        # Rows outlive the code that registered them, on purpose: their runs stay.
+        return Warning(
+            str(exc),
+            hint="Delete the Flow row if its runs are no longer needed, or give it a spec.",
+            obj=row,
+            id="adminflow.W001",
+        )
+    except AdminflowError as exc:
+        return Error(f"flow '{row.name}' cannot be built:\n{exc}", obj=row, id="adminflow.E003")
+    try:
+        flow.configured(stored_config(row, flow))
+    except AdminflowError as exc:
+        return Error(
+            f"the stored config of flow '{row.name}' is not valid:\n{exc}",
+            hint="Fix the config on the Flow row, in the admin.",
+            obj=row,
+            id="adminflow.E004",
+        )
+    return None

@@ -6,9 +6,11 @@ host site can set ``ADMINFLOW`` anywhere in its settings module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -41,7 +43,13 @@ class AdminflowSettings:
 
     @property
     def user_settings(self) -> dict[str, Any]:
-        return dict(getattr(settings, "ADMINFLOW", {}) or {})
+        """Return ``settings.ADMINFLOW``; raise ImproperlyConfigured if it is not a dict."""
+        value = getattr(settings, "ADMINFLOW", None) or {}
+        if not isinstance(value, Mapping):
+            raise ImproperlyConfigured(
+                f"settings.ADMINFLOW must be a dict, got {type(value).__name__}"
+            )
+        return dict(value)
 
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:

@@ -11,8 +11,6 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
-from django.utils.module_loading import autodiscover_modules
-
 from .engine import AdminFlow, AdminflowError, AdminStep, RecordStorer
 
 T = TypeVar("T", bound=type)
@@ -129,22 +127,42 @@ def register_step(
     return decorate if cls is None else decorate(cls)
 
 
-def register_flow(
-    flow: AdminFlow | Callable[[], AdminFlow], *, registry: FlowRegistry | None = None
-) -> Any:
-    """Register a flow: ``register_flow(flow)``, or decorate a function that builds one.
+F = TypeVar("F", bound=Callable[[], AdminFlow])
+
+
+@overload
+def register_flow(flow: AdminFlow, *, registry: FlowRegistry | None = ...) -> AdminFlow: ...
+@overload
+def register_flow(flow: F, *, registry: FlowRegistry | None = ...) -> F: ...
+@overload
+def register_flow(flow: None = ..., *, registry: FlowRegistry | None = ...) -> Callable[[F], F]: ...
+def register_flow(flow: Any = None, *, registry: FlowRegistry | None = None) -> Any:
+    """Register a flow: ``register_flow(flow)``, or decorate a function that builds one
+    (``@register_flow`` or ``@register_flow(registry=...)``).
 
     The decorated function is called once, at registration, and returned as is.
     """
     target = registry if registry is not None else flow_registry
+    if flow is None:
+        return lambda builder: register_flow(builder, registry=target)
     if isinstance(flow, AdminFlow):
         return target.register(flow)
-    if callable(flow):
-        target.register(flow())
-        return flow
-    raise TypeError(f"register_flow takes an AdminFlow or a function returning one, not {flow!r}")
+    if not callable(flow):
+        raise TypeError(
+            f"register_flow takes an AdminFlow or a function returning one, not {flow!r}"
+        )
+    built = flow()
+    if not isinstance(built, AdminFlow):
+        raise TypeError(
+            f"{getattr(flow, '__qualname__', flow)!r} returned {built!r}, not an AdminFlow"
+        )
+    target.register(built)
+    return flow
 
 
 def autodiscover() -> None:
     """Import every installed app's ``steps`` and ``flows`` module, so they register."""
+    # Imported here so that ``import adminflow`` (and so a steps module) loads no Django.
+    from django.utils.module_loading import autodiscover_modules
+
     autodiscover_modules("steps", "flows")

@@ -1,0 +1,197 @@
+"""System checks: broken settings, flows and stored configs are reported by ``manage.py check``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from io import StringIO
+
+import pytest
+from django.core.checks import CheckMessage, run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from adminflow import AdminFlow
+from adminflow.conf import DEFAULTS
+from adminflow.models import Flow
+from adminflow.registry import flow_registry
+from tests.testapp.flows import add_number_steps
+from tests.testapp.steps import Numbers
+
+
+def adminflow_messages(**kwargs: object) -> list[CheckMessage]:
+    return [m for m in run_checks(**kwargs) if m.id and m.id.startswith("adminflow.")]
+
+
+@pytest.fixture
+def register() -> Iterator[Callable[[AdminFlow], AdminFlow]]:
+    """Register flows on the site's registry for one test, and take them away after."""
+    added: list[str] = []
+
+    def register(flow: AdminFlow) -> AdminFlow:
+        flow_registry.register(flow)
+        added.append(flow.name)
+        return flow
+
+    yield register
+    for name in added:
+        flow_registry.unregister(name)
+
+
+def numbers_flow(name: str, default_config: dict | None = None) -> AdminFlow:
+    return add_number_steps(AdminFlow(name, "", Numbers, "numbers", default_config=default_config))
+
+
+def test_the_test_site_passes_every_check():
+    assert adminflow_messages() == []
+
+
+# E001: settings
+
+
+@override_settings(ADMINFLOW={"HEARTBEAT": 5, "STALE_AFTER": 30, "TASK_QUEUES": ["a"]})
+def test_unknown_adminflow_settings_are_named():
+    (error,) = adminflow_messages()
+
+    assert error.id == "adminflow.E001"
+    assert error.msg == "ADMINFLOW has unknown keys: HEARTBEAT, TASK_QUEUES"
+    assert error.hint == f"Known keys: {', '.join(sorted(DEFAULTS))}."
+    assert error.is_serious()
+
+
+@override_settings(ADMINFLOW=[("STALE_AFTER", 30)])
+def test_adminflow_settings_that_are_not_a_dict_are_reported():
+    (error,) = adminflow_messages()
+
+    assert error.id == "adminflow.E001"
+    assert error.msg == "settings.ADMINFLOW must be a dict, got list"
+
+
+@override_settings(ADMINFLOW={"STALE_AFTER": 30})
+def test_known_adminflow_settings_pass():
+    assert adminflow_messages() == []
+
+
+# E002: default configs of registered flows
+
+
+def test_a_registered_flow_with_a_broken_default_config_is_reported(register):
+    flow = register(
+        numbers_flow(
+            "broken-default",
+            {"numbers": {"collection": 5}, "add": {}, "increment": {"by": "one"}, "extra": 1},
+        )
+    )
+
+    (error,) = adminflow_messages()
+
+    assert error.id == "adminflow.E002"
+    assert error.obj is flow
+    assert error.msg.startswith("the default config of flow 'broken-default' is not valid:\n")
+    for problem in (
+        "extra: unknown key",
+        "numbers.collection: expected str, got int 5",
+        "add.numbers: missing required key (list[int]) the numbers to add",
+        "increment.by: expected int, got str 'one'",
+    ):
+        assert problem in error.msg
+    assert "Fix default_config where the flow is defined" in error.hint
+
+
+def test_a_registered_flow_without_a_default_config_is_left_to_its_stored_config(register):
+    register(numbers_flow("configured-in-the-admin"))
+
+    assert adminflow_messages() == []
+
+
+# E003 / E004 / W001: rows in the database, checked only when asked for a database
+
+
+@pytest.mark.django_db
+def test_a_stored_spec_that_cannot_be_built_is_reported_by_check_with_a_database():
+    row = Flow.objects.create(
+        name="from-data",
+        spec={"storer": {"type": "Numbers"}, "steps": [{"name": "x", "type": "Triple"}]},
+    )
+
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("check", databases=["default"], stdout=StringIO(), stderr=StringIO())
+
+    assert "from-data: (adminflow.E003) flow 'from-data' cannot be built:" in str(excinfo.value)
+    assert "steps[0].type: unknown type 'Triple'" in str(excinfo.value)
+    (error,) = adminflow_messages(databases=["default"])
+    assert error.id == "adminflow.E003"
+    assert error.obj == row
+
+
+@pytest.mark.django_db
+def test_a_broken_stored_config_of_a_registered_flow_is_reported():
+    Flow.objects.update_or_create(
+        name="numbers", defaults={"config": {"add": {"numbers": "1, 2, 3"}, "double-mode": "off"}}
+    )
+
+    (error,) = adminflow_messages(databases=["default"])
+
+    assert error.id == "adminflow.E004"
+    assert error.obj.name == "numbers"
+    assert error.msg.startswith("the stored config of flow 'numbers' is not valid:\n")
+    assert "double-mode: expected one of include | exclude | debug, got 'off'" in error.msg
+    assert "add.numbers: expected list[int], got str '1, 2, 3'" in error.msg
+
+
+@pytest.mark.django_db
+def test_a_stored_config_that_is_not_a_mapping_is_reported_not_crashed_on():
+    Flow.objects.update_or_create(name="numbers", defaults={"config": ["add"]})
+
+    (error,) = adminflow_messages(databases=["default"])
+
+    assert error.id == "adminflow.E004"
+    assert "the config must be a mapping, got list" in error.msg
+
+
+@pytest.mark.django_db
+def test_a_stored_spec_with_a_broken_config_is_reported():
+    spec = {
+        "storer": {"type": "Numbers", "name": "numbers"},
+        "steps": [{"name": "add", "type": "AddNumbers", "config": {"numbers": [1]}}],
+    }
+    Flow.objects.create(name="from-data", spec=spec, config={"add": {"numbers": [True]}})
+
+    (error,) = adminflow_messages(databases=["default"])
+
+    assert error.id == "adminflow.E004"
+    assert "add.numbers: item 0: expected int, got bool True" in error.msg
+
+
+@pytest.mark.django_db
+def test_stored_rows_are_not_checked_without_a_database():
+    Flow.objects.create(name="from-data", spec={"storer": {"type": "Shelf"}})
+    Flow.objects.update_or_create(name="numbers", defaults={"config": {"add": {}}})
+
+    assert adminflow_messages() == []
+    call_command("check", stdout=StringIO(), stderr=StringIO())  # raises on any error
+
+
+@pytest.mark.django_db
+def test_a_row_whose_flow_left_the_code_is_only_a_warning():
+    Flow.objects.create(name="retired")
+    stderr = StringIO()
+
+    call_command("check", databases=["default"], stdout=StringIO(), stderr=stderr)
+
+    assert "retired: (adminflow.W001) flow 'retired' has no spec and is no longer registered" in (
+        stderr.getvalue()
+    )
+    (warning,) = adminflow_messages(databases=["default"])
+    assert warning.id == "adminflow.W001"
+    assert not warning.is_serious()
+
+
+@pytest.mark.django_db
+def test_good_stored_flows_pass():
+    spec = flow_registry["numbers"].to_spec()
+    del spec["name"]
+    Flow.objects.create(name="from-data", spec=spec)
+    Flow.objects.update_or_create(name="numbers", defaults={"config": {"add": {"numbers": [4]}}})
+
+    assert adminflow_messages(databases=["default"]) == []
