@@ -1,0 +1,1 @@
+"""courseadmin: an example course site that embeds adminflow."""

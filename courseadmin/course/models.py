@@ -1,0 +1,102 @@
+"""The course's own models: sections, students and project groups.
+
+These are the host site's models, not adminflow's. Flows reach students only
+through the ``Roster`` storer; group membership is a value on the student
+(``group_code``) so that an update step can form a new group by changing
+students alone, and the ``Group`` rows follow from the stored codes.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Section(models.Model):
+    """A lab or discussion section, as the registrar names it. Staff create these."""
+
+    code = models.CharField(
+        max_length=20, unique=True, help_text="As the roster export writes it, e.g. S01."
+    )
+    title = models.CharField(max_length=200, blank=True, help_text="When and where it meets.")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StudentQuerySet(models.QuerySet["Student"]):
+    def enrolled(self) -> StudentQuerySet:
+        return self.filter(status=Student.Status.ENROLLED)
+
+
+class Student(models.Model):
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        """On the latest roster."""
+        DROPPED = "dropped", "Dropped"
+        """Missing from the latest roster; kept, never deleted, so history survives."""
+
+    netid = models.CharField("NetID", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="students")
+    github_username = models.CharField(
+        "GitHub username", max_length=100, blank=True, help_text="As the student gave it."
+    )
+    github_username_valid = models.BooleanField(
+        "GitHub username valid",
+        default=False,
+        help_text="Whether the username follows GitHub's rules (checked offline).",
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ENROLLED, db_index=True
+    )
+    group_code = models.CharField(
+        max_length=40,
+        blank=True,
+        db_index=True,
+        help_text="The project group, e.g. S01-G03. Kept after a drop as history.",
+    )
+    invited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the GitHub organization invite was sent."
+    )
+    last_reminded_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last username reminder was emailed."
+    )
+
+    objects = StudentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["section__code", "netid"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.netid})"
+
+    @property
+    def is_enrolled(self) -> bool:
+        return self.status == self.Status.ENROLLED
+
+
+class Group(models.Model):
+    """A project group within a section; its members are the enrolled students with its code.
+
+    Rows are written by the ``Roster`` storer, in the same transaction as the
+    students whose ``group_code`` names them.
+    """
+
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="groups")
+    code = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def members(self) -> StudentQuerySet:
+        return Student.objects.enrolled().filter(group_code=self.code)

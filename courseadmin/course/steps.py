@@ -1,0 +1,404 @@
+"""The course's flow steps: import the roster, check usernames, form groups, email.
+
+Metadata the steps publish (lists of NetIDs unless noted), read by StaffSummary:
+
+- ImportRoster: ``roster_added``, ``roster_dropped``, ``roster_returned``,
+  ``roster_updated``, ``roster_malformed`` (``"line N: reason"`` strings).
+- CheckGitHubUsernames: ``usernames_missing``, ``usernames_invalid`` (enrolled only).
+- AssignGroups: ``groups_formed`` (group codes), ``students_grouped`` (NetID -> code).
+- RemindMissingUsernames: ``reminded``.
+"""
+
+from __future__ import annotations
+
+import random
+import smtplib
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils import timezone
+
+from adminflow import AdminPropagateStep, AdminRecordStep, AdminUpdateStep, register_step
+
+from . import emails
+from .github import is_valid_username, username_problem
+from .grouping import group_number, place_newcomers
+from .models import Section, Student
+from .rosterfile import RosterExport, RosterRow, read_roster
+
+LockedStudents = list[tuple[Student, threading.Lock]]
+GetMetadata = Callable[[str], Any]
+SetMetadata = Callable[[str, Any], None]
+
+
+class StepLogger(Protocol):
+    """The logger adminflow hands a step: ``logger(msg)`` logs at INFO."""
+
+    def __call__(self, message: object) -> None: ...
+    def warning(self, message: object) -> None: ...
+    def error(self, message: object) -> None: ...
+
+
+class RosterError(Exception):
+    """Raise when a roster export must not be imported; nothing is stored."""
+
+
+class ReminderError(Exception):
+    """Raise when some reminders could not be sent; those that were are still recorded."""
+
+
+def _netids(students: list[Student]) -> list[str]:
+    return sorted(student.netid for student in students)
+
+
+@register_step
+class ImportRoster(AdminRecordStep[Student]):
+    description = (
+        "Read the registrar's roster export (CSV: NetID, Name, Email, Section[, GitHub]); "
+        "add new students, mark missing ones dropped, re-enrol returning ones."
+    )
+    config_types = [
+        ("path", str, "the roster CSV; a relative path is taken from the working directory"),
+        (
+            "max_drop_share",
+            float,
+            "stop the run, storing nothing, if the roster would drop more than this share "
+            "of the enrolled students (0 to 1)",
+            0.2,
+        ),
+        (
+            "skip_malformed_rows",
+            bool,
+            "import the good rows when some rows are malformed (each is still reported); "
+            "when false, any malformed row stops the run and nothing is stored",
+            False,
+        ),
+    ]
+
+    def validate(self) -> None:
+        if not self.configs.path.strip():
+            raise ValueError("path must name the roster CSV file")
+        if not 0 <= self.configs.max_drop_share <= 1:
+            raise ValueError(
+                f"max_drop_share must be between 0 and 1, got {self.configs.max_drop_share}"
+            )
+
+    def new_records(
+        self, curr_records: list[Student], logger: StepLogger, set_metadata: SetMetadata
+    ) -> list[Student]:
+        sections = {section.code: section for section in Section.objects.all()}
+        export = read_roster(self.configs.path, sections)
+        self._report_problems(export, logger)
+        by_netid = {student.netid: student for student in curr_records}
+        dropped = [
+            student
+            for student in curr_records
+            if student.is_enrolled and student.netid not in export.mentioned_netids
+        ]
+        self._guard_drops(export, curr_records, dropped, logger)
+        added, returned, updated = [], [], []
+        for row in export.rows:
+            student = by_netid.get(row.netid)
+            if student is None:
+                added.append(self._new_student(row, sections[row.section]))
+                continue
+            changed = self._update_student(student, row, sections[row.section])
+            if not student.is_enrolled:
+                student.status = Student.Status.ENROLLED
+                returned.append(student)
+            elif changed:
+                updated.append(student)
+        for student in dropped:
+            student.status = Student.Status.DROPPED
+        for verb, students in [("added", added), ("dropped", dropped), ("re-enrolled", returned)]:
+            for student in students:
+                logger(f"{verb} {student.netid} ({student.name}, {student.section.code})")
+        logger(
+            f"{export.path}: {len(export.rows)} students read; {len(added)} added, "
+            f"{len(dropped)} dropped, {len(returned)} re-enrolled, {len(updated)} updated"
+        )
+        set_metadata("roster_added", _netids(added))
+        set_metadata("roster_dropped", _netids(dropped))
+        set_metadata("roster_returned", _netids(returned))
+        set_metadata("roster_updated", _netids(updated))
+        set_metadata("roster_malformed", [str(problem) for problem in export.problems])
+        return [*curr_records, *added]
+
+    def _report_problems(self, export: RosterExport, logger: StepLogger) -> None:
+        for problem in export.problems:
+            logger.error(f"{export.path} {problem}")
+        if export.problems and not self.configs.skip_malformed_rows:
+            listed = "\n".join(f"  {problem}" for problem in export.problems)
+            raise RosterError(
+                f"{export.path} has {len(export.problems)} malformed row(s); nothing was "
+                f"imported (fix the export, or set skip_malformed_rows to import the rest):\n"
+                f"{listed}"
+            )
+
+    def _guard_drops(
+        self,
+        export: RosterExport,
+        curr_records: list[Student],
+        dropped: list[Student],
+        logger: StepLogger,
+    ) -> None:
+        enrolled = sum(1 for student in curr_records if student.is_enrolled)
+        if not enrolled or len(dropped) / enrolled <= self.configs.max_drop_share:
+            return
+        for student in dropped:
+            logger.error(f"would drop {student.netid} ({student.name})")
+        raise RosterError(
+            f"{export.path} would drop {len(dropped)} of {enrolled} enrolled students "
+            f"({len(dropped) / enrolled:.0%}), more than max_drop_share "
+            f"{self.configs.max_drop_share:.0%}; nothing was changed. An empty or cut-off "
+            f"export looks like this; if the drops are real, raise max_drop_share for one run."
+        )
+
+    @staticmethod
+    def _new_student(row: RosterRow, section: Section) -> Student:
+        return Student(
+            netid=row.netid,
+            name=row.name,
+            email=row.email,
+            section=section,
+            github_username=row.github or "",
+        )
+
+    @staticmethod
+    def _update_student(student: Student, row: RosterRow, section: Section) -> bool:
+        """Copy the roster's values onto ``student``; return whether any differed."""
+        values = {"name": row.name, "email": row.email}
+        if row.github is not None:
+            values["github_username"] = row.github
+        changed = student.section_id != section.pk
+        if changed:
+            student.section = section
+        for name, value in values.items():
+            if getattr(student, name) != value:
+                setattr(student, name, value)
+                changed = True
+        return changed
+
+
+@register_step
+class CheckGitHubUsernames(AdminUpdateStep[Student]):
+    description = "Check each GitHub username against GitHub's rules, offline, and record validity"
+
+    def update_records(
+        self,
+        records: LockedStudents,
+        logger: StepLogger,
+        get_metadata: GetMetadata,
+        set_metadata: SetMetadata,
+    ) -> None:
+        missing, invalid = [], []
+        for student, lock in records:
+            with lock:
+                student.github_username_valid = is_valid_username(student.github_username)
+                if student.is_enrolled and not student.github_username_valid:
+                    if student.github_username:
+                        invalid.append(student.netid)
+                        problem = username_problem(student.github_username)
+                        logger(f"{student.netid}: {problem}")
+                    else:
+                        missing.append(student.netid)
+        logger(f"{len(missing)} enrolled students have no username, {len(invalid)} an invalid one")
+        set_metadata("usernames_missing", sorted(missing))
+        set_metadata("usernames_invalid", sorted(invalid))
+
+
+@register_step
+class AssignGroups(AdminUpdateStep[Student]):
+    description = (
+        "Form project groups within each section; grouped students keep their group and "
+        "newcomers fill groups with room before new ones form"
+    )
+    config_types = [
+        ("group_size", int, "the most students in one group", 4),
+        ("seed", int, "the random seed; the same seed and roster give the same groups", 0),
+    ]
+
+    def validate(self) -> None:
+        if self.configs.group_size < 1:
+            raise ValueError(f"group_size must be at least 1, got {self.configs.group_size}")
+
+    def update_records(
+        self,
+        records: LockedStudents,
+        logger: StepLogger,
+        get_metadata: GetMetadata,
+        set_metadata: SetMetadata,
+    ) -> None:
+        # Returning students are placed afresh: their old seat may have been taken.
+        returned = set(get_metadata("roster_returned") or ())
+        taken: set[str] = set()  # every code still carried, dropped students' included
+        members: dict[str, dict[str, str]] = defaultdict(dict)
+        newcomers: dict[str, list[str]] = defaultdict(list)
+        for student, lock in records:
+            with lock:
+                section, code = student.section.code, student.group_code
+                taken.add(code)
+                if not student.is_enrolled:
+                    continue
+                # A student moved to another section carries a code of the old one: regroup.
+                if group_number(code, section) is not None and student.netid not in returned:
+                    members[section][student.netid] = code
+                else:
+                    newcomers[section].append(student.netid)
+        placed: dict[str, str] = {}
+        for section in sorted(newcomers):
+            placed |= place_newcomers(
+                section,
+                members[section],
+                newcomers[section],
+                taken,
+                self.configs.group_size,
+                random.Random(f"{self.configs.seed}/{section}"),
+            )
+        for student, lock in records:
+            with lock:
+                if student.netid in placed:
+                    student.group_code = placed[student.netid]
+                    logger(f"{student.netid} ({student.name}) joins {student.group_code}")
+        formed = sorted(set(placed.values()) - taken)
+        logger(f"placed {len(placed)} students; new groups: {', '.join(formed) or 'none'}")
+        set_metadata("groups_formed", formed)
+        set_metadata("students_grouped", dict(sorted(placed.items())))
+
+
+@register_step
+class RemindMissingUsernames(AdminPropagateStep[Student]):
+    description = "Email enrolled students who have no valid GitHub username, at most once per gap"
+    config_types = [
+        ("min_gap_hours", float, "hours to wait before reminding the same student again", 72.0),
+    ]
+
+    def validate(self) -> None:
+        if self.configs.min_gap_hours < 0:
+            raise ValueError(f"min_gap_hours may not be negative, got {self.configs.min_gap_hours}")
+
+    def is_due(self, student: Student, now: datetime) -> bool:
+        return (
+            student.is_enrolled
+            and not student.github_username_valid
+            and (
+                student.last_reminded_at is None
+                or now - student.last_reminded_at >= timedelta(hours=self.configs.min_gap_hours)
+            )
+        )
+
+    def send(
+        self, due: LockedStudents, now: datetime, logger: StepLogger
+    ) -> tuple[list[str], list[str]]:
+        """Email each student in ``due`` over one connection; return who was reminded and failures.
+
+        A refused address does not stop the others. Each student's reminder
+        time is set the moment their message is accepted, so a failure later
+        on cannot lose the record of the ones already sent.
+        """
+        reminded, failures = [], []
+        with emails.default_mailer() as connection:
+            for student, lock in due:
+                with lock:  # checked again: another step may have changed the record
+                    if not self.is_due(student, now):
+                        continue
+                    problem = username_problem(student.github_username) or "it is not valid"
+                    try:
+                        connection.send_messages([emails.username_reminder(student, problem)])
+                    except (smtplib.SMTPException, OSError) as exc:
+                        failures.append(f"{student.netid} <{student.email}>: {exc}")
+                        logger.error(f"could not email {student.netid}: {exc}")
+                        continue
+                    student.last_reminded_at = timezone.now()
+                    reminded.append(student.netid)
+                    logger(f"reminded {student.netid} <{student.email}>")
+        return reminded, failures
+
+    def propagate_records(
+        self,
+        records: LockedStudents,
+        logger: StepLogger,
+        get_metadata: GetMetadata,
+        set_metadata: SetMetadata,
+        debug: bool = False,
+    ) -> None:
+        now = timezone.now()
+        due = []
+        for student, lock in records:
+            with lock:
+                if self.is_due(student, now):
+                    due.append((student, lock))
+        reminded: list[str] = []
+        failures: list[str] = []
+        if debug:
+            for student, _lock in due:
+                logger(f"debug mode: would email {student.netid} <{student.email}>")
+        elif due:
+            reminded, failures = self.send(due, now, logger)
+        logger(f"{len(reminded)} reminders sent; {len(due)} students were due")
+        set_metadata("reminded", sorted(reminded))
+        if failures:
+            raise ReminderError(
+                f"{len(failures)} of {len(due)} reminders could not be sent:\n  "
+                + "\n  ".join(failures)
+            )
+
+
+@register_step
+class StaffSummary(AdminPropagateStep[Student]):
+    description = (
+        "Email the course staff (settings.COURSE_STAFF_EMAILS) what this run added, dropped, "
+        "reminded and grouped; nothing is sent when nothing happened"
+    )
+
+    def propagate_records(
+        self,
+        records: LockedStudents,
+        logger: StepLogger,
+        get_metadata: GetMetadata,
+        debug: bool = False,
+    ) -> None:
+        students: dict[str, Student] = {}
+        enrolled: Counter[str] = Counter()
+        for student, lock in records:
+            with lock:
+                students[student.netid] = student
+                if student.is_enrolled:
+                    enrolled[student.section.code] += 1
+
+        def named(key: str) -> list[Student]:
+            return [students[netid] for netid in get_metadata(key) or () if netid in students]
+
+        grouped = get_metadata("students_grouped") or {}
+        missing, invalid = get_metadata("usernames_missing"), get_metadata("usernames_invalid")
+        summary = emails.RunSummary(
+            added=named("roster_added"),
+            dropped=named("roster_dropped"),
+            returned=named("roster_returned"),
+            malformed=list(get_metadata("roster_malformed") or ()),
+            reminded=named("reminded"),
+            groups_formed=[
+                (code, [students[n] for n, c in sorted(grouped.items()) if c == code])
+                for code in get_metadata("groups_formed") or ()
+            ],
+            usernames_missing=None if missing is None else len(missing),
+            usernames_invalid=None if invalid is None else len(invalid),
+            enrolled_by_section=sorted(enrolled.items()),
+        )
+        if not summary.has_news():
+            logger("nothing changed; no summary sent")
+            return
+        recipients = list(getattr(settings, "COURSE_STAFF_EMAILS", []))
+        if not recipients:
+            logger.warning("settings.COURSE_STAFF_EMAILS is empty; no summary sent")
+            return
+        message = emails.staff_summary(summary, recipients)
+        if debug:
+            logger(f"debug mode: would email {', '.join(recipients)}: {message.subject}")
+            return
+        message.send()
+        logger(f"summary sent to {', '.join(recipients)}: {message.subject}")
