@@ -121,6 +121,13 @@ class ConfigField:
         return f"({self.label}, default {shown_value(self.default)}) {self.description}"
 
 
+# The flow-wide settings that sit beside the step sections in every config.
+FLOW_FIELDS = (
+    ConfigField("num_threads", int, "how many steps may run at the same time", 4),
+    ConfigField("fail_fast", bool, "start no further step once one has failed", False),
+)
+
+
 def shown_value(value: Any) -> str:
     """Return a value as it may be displayed: secrets masked, dates in ISO form."""
     if isinstance(value, Secret):

@@ -11,19 +11,14 @@ import functools
 import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-import yaml
-
 from .config import (
-    MASK,
+    FLOW_FIELDS,
     STEP_MODES,
     STORER_MODES,
     ConfigField,
     Configs,
-    Secret,
     StepMode,
     check_section,
     parse_config_types,
@@ -31,112 +26,13 @@ from .config import (
     redact,
     secrets_in,
 )
+from .configured import ConfiguredFlow, ConfiguredStep, StepEntry, config_snapshot
+from .describe import describe_config, emit_config
 from .errors import ConfigProblem, FlowConfigError
 from .events import FlowObserver
 from .result import RunResult
-from .runner import FlowRun
 from .steps import STEP_BASES, AdminStep, CallPlan, Configurable, StepKind, plan_call
 from .storer import RecordStorer
-
-FLOW_FIELDS = (
-    ConfigField("num_threads", int, "how many steps may run at the same time", 4),
-    ConfigField("fail_fast", bool, "start no further step once one has failed", False),
-)
-
-
-@dataclass(frozen=True)
-class StepEntry:
-    """A step as added to a flow: its class, kind, dependencies and what its method takes."""
-
-    name: str
-    kind: StepKind
-    cls: type[AdminStep]
-    depends_on: tuple[str, ...]
-    fields: tuple[ConfigField, ...]
-    call: CallPlan
-
-
-@dataclass(frozen=True)
-class ConfiguredStep:
-    entry: StepEntry
-    mode: StepMode
-    instance: AdminStep | None
-    """None when the step is excluded: it is never built."""
-
-
-class ConfiguredFlow:
-    """A flow with a checked configuration and built steps: ready to run, any number of times.
-
-    ``AdminFlow.configured()`` returns one without touching the flow itself,
-    so one registered flow can serve concurrent runs with different configs.
-    """
-
-    def __init__(
-        self,
-        flow: AdminFlow,
-        settings: Mapping[str, Any],
-        storer_mode: StepMode,
-        storer: RecordStorer[Any],
-        steps: dict[str, ConfiguredStep],
-        snapshot: dict[str, Any],
-        secrets: Sequence[str],
-    ) -> None:
-        self.name = flow.name
-        self.description = flow.description
-        self.storer_name = flow.record_storer_name
-        self.store_takes_debug = "debug" in inspect.signature(storer.set_records).parameters
-        self.num_threads: int = settings["num_threads"]
-        self.fail_fast: bool = settings["fail_fast"]
-        self.storer_mode = storer_mode
-        self.storer = storer
-        self.steps = steps
-        self.snapshot = snapshot
-        """The effective config with secrets masked: safe to show or persist."""
-        self.secrets = tuple(secrets)
-
-    def phase_graph(self, kind: StepKind) -> dict[str, tuple[str, ...]]:
-        """Return the included steps of one phase, each with the included steps it waits for.
-
-        Record steps form a chain, since each sees what the one before returned.
-        An excluded dependency counts as complete, but what it depended on
-        still holds: with a -> b -> c and b excluded, c waits for a, so
-        excluding a step never lets another start earlier than its inputs.
-        """
-        included = [
-            name
-            for name, step in self.steps.items()
-            if step.entry.kind is kind and step.mode is not StepMode.EXCLUDE
-        ]
-        if kind is StepKind.RECORD:
-            return {name: tuple(included[i - 1 : i]) for i, name in enumerate(included)}
-        keep = set(included)
-        waits: dict[str, tuple[str, ...]] = {}
-
-        def included_ancestors(name: str) -> tuple[str, ...]:
-            if name not in waits:
-                found: dict[str, None] = {}
-                for dependency in self.steps[name].entry.depends_on:
-                    if dependency in keep:
-                        found[dependency] = None
-                    else:
-                        found.update(dict.fromkeys(included_ancestors(dependency)))
-                waits[name] = tuple(found)
-            return waits[name]
-
-        for name, step in self.steps.items():  # in insertion order: memoised bottom-up
-            if step.entry.kind is kind:
-                included_ancestors(name)
-        return {name: waits[name] for name in included}
-
-    def run(
-        self,
-        *,
-        observers: Iterable[FlowObserver] = (),
-        cancel_event: threading.Event | None = None,
-        initial_metadata: dict[str, Any] | None = None,
-    ) -> RunResult:
-        """Run the flow once and return its result; never raises for a step's failure."""
-        return FlowRun(self, observers, cancel_event, initial_metadata).run()
 
 
 class AdminFlow:
@@ -341,7 +237,7 @@ class AdminFlow:
         }
         if problems:
             raise FlowConfigError(self.name, self._redacted(problems, secrets))
-        snapshot = _snapshot(settings, storer, storer_mode, modes, values)
+        snapshot = config_snapshot(settings, storer, storer_mode, modes, values)
         assert isinstance(storer_instance, RecordStorer)
         return ConfiguredFlow(
             self, settings, storer_mode, storer_instance, steps, snapshot, secrets
@@ -433,52 +329,11 @@ class AdminFlow:
 
     def describe_config(self) -> dict[str, Any]:
         """Return the config this flow expects, as nested strings "(type) description"."""
-        described: dict[str, Any] = {"_description": self.description}
-        for field in FLOW_FIELDS:
-            described[field.name] = field.describe()
-        for name, kind, cls, fields in self._sections():
-            modes = STORER_MODES if kind == "storer" else STEP_MODES
-            described[f"{name}-mode"] = _describe_mode(kind, modes)
-            described[name] = {"_description": cls.description}
-            described[name].update({field.name: field.describe() for field in fields})
-        return described
+        return describe_config(self)
 
     def emit_config(self) -> str:
         """Return a commented YAML template of the config, defaults filled in."""
-        lines = [
-            *_comment(f"{self.name}: {self.description}"),
-            "# Fill in every key marked 'required'.",
-            "",
-        ]
-        for field in FLOW_FIELDS:
-            lines += [*_comment(field.describe()), _yaml_line(field.name, field.default)]
-        for name, kind, cls, fields in self._sections():
-            modes = STORER_MODES if kind == "storer" else STEP_MODES
-            lines += ["", *_comment(f"{name} ({kind}): {cls.description}")]
-            lines += [f"# {_describe_mode(kind, modes)}", _yaml_line(f"{name}-mode", "include")]
-            if not fields:
-                lines.append(_yaml_line(name, {}))
-                continue
-            lines.append(f"{_yaml_key(name)}:")
-            for field in fields:
-                lines += _comment(field.describe(), indent="  ")
-                if field.required or isinstance(field.default, Secret):
-                    lines.append(f"  {_yaml_line(field.name, None)}  # required")
-                else:
-                    lines.append(f"  {_yaml_line(field.name, field.default)}")
-        return "\n".join(lines) + "\n"
-
-    def _sections(self) -> list[tuple[str, str, type[Configurable], Sequence[ConfigField]]]:
-        sections: list[tuple[str, str, type[Configurable], Sequence[ConfigField]]] = [
-            (self.record_storer_name, "storer", self.record_storer_type, self.storer_fields)
-        ]
-        sections += [(n, f"{e.kind} step", e.cls, e.fields) for n, e in self._steps.items()]
-        return sections
-
-
-def _comment(text: str, indent: str = "") -> list[str]:
-    """Return ``text`` as YAML comment lines; a description may span several lines."""
-    return [f"{indent}# {line}".rstrip() for line in str(text).splitlines() or [""]]
+        return emit_config(self)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -496,43 +351,3 @@ def _step_contract(
     if schema_problems or call_problems or call is None:
         return None
     return tuple(fields), call
-
-
-def _describe_mode(kind: str, modes: Sequence[StepMode]) -> str:
-    return f"({' | '.join(modes)}) how the {kind} takes part in a run; default include"
-
-
-def _yaml_key(key: str) -> str:
-    return _yaml_line(key, None).rpartition(": ")[0]
-
-
-def _yaml_line(key: str, value: Any) -> str:
-    """Return ``key: value`` as one line of YAML, quoting whatever needs it."""
-    flow_mapping = yaml.safe_dump({key: value}, default_flow_style=True, width=float("inf"))
-    return flow_mapping.strip()[1:-1]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _snapshot(
-    settings: Mapping[str, Any],
-    storer: str,
-    storer_mode: StepMode,
-    modes: Mapping[str, StepMode],
-    values: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
-    snapshot: dict[str, Any] = {key: settings[key] for key in ("num_threads", "fail_fast")}
-    snapshot[f"{storer}-mode"] = str(storer_mode)
-    snapshot[storer] = {k: _jsonable(v) for k, v in values[storer].items()}
-    for name, mode in modes.items():
-        snapshot[f"{name}-mode"] = str(mode)
-        snapshot[name] = {k: _jsonable(v) for k, v in values[name].items()}
-    return snapshot

@@ -26,7 +26,7 @@ from .result import RunResult, RunStatus, StepResult, StepStatus
 from .steps import StepKind
 
 if TYPE_CHECKING:
-    from .flow import ConfiguredFlow
+    from .configured import ConfiguredFlow
 
 _BROKEN = (StepStatus.FAILED, StepStatus.UPSTREAM_FAILED)
 

@@ -1,0 +1,142 @@
+"""A configured flow: checked config, built steps, ready to run any number of times."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .config import MASK, ConfigField, Secret, StepMode
+from .events import FlowObserver
+from .result import RunResult
+from .runner import FlowRun
+from .steps import AdminStep, CallPlan, StepKind
+from .storer import RecordStorer
+
+if TYPE_CHECKING:
+    from .flow import AdminFlow
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """A step as added to a flow: its class, kind, dependencies and what its method takes."""
+
+    name: str
+    kind: StepKind
+    cls: type[AdminStep]
+    depends_on: tuple[str, ...]
+    fields: tuple[ConfigField, ...]
+    call: CallPlan
+
+
+@dataclass(frozen=True)
+class ConfiguredStep:
+    entry: StepEntry
+    mode: StepMode
+    instance: AdminStep | None
+    """None when the step is excluded: it is never built."""
+
+
+class ConfiguredFlow:
+    """A flow with a checked configuration and built steps: ready to run, any number of times.
+
+    ``AdminFlow.configured()`` returns one without touching the flow itself,
+    so one registered flow can serve concurrent runs with different configs.
+    """
+
+    def __init__(
+        self,
+        flow: AdminFlow,
+        settings: Mapping[str, Any],
+        storer_mode: StepMode,
+        storer: RecordStorer[Any],
+        steps: dict[str, ConfiguredStep],
+        snapshot: dict[str, Any],
+        secrets: Sequence[str],
+    ) -> None:
+        self.name = flow.name
+        self.description = flow.description
+        self.storer_name = flow.record_storer_name
+        self.store_takes_debug = "debug" in inspect.signature(storer.set_records).parameters
+        self.num_threads: int = settings["num_threads"]
+        self.fail_fast: bool = settings["fail_fast"]
+        self.storer_mode = storer_mode
+        self.storer = storer
+        self.steps = steps
+        self.snapshot = snapshot
+        """The effective config with secrets masked: safe to show or persist."""
+        self.secrets = tuple(secrets)
+
+    def phase_graph(self, kind: StepKind) -> dict[str, tuple[str, ...]]:
+        """Return the included steps of one phase, each with the included steps it waits for.
+
+        Record steps form a chain, since each sees what the one before returned.
+        An excluded dependency counts as complete, but what it depended on
+        still holds: with a -> b -> c and b excluded, c waits for a, so
+        excluding a step never lets another start earlier than its inputs.
+        """
+        included = [
+            name
+            for name, step in self.steps.items()
+            if step.entry.kind is kind and step.mode is not StepMode.EXCLUDE
+        ]
+        if kind is StepKind.RECORD:
+            return {name: tuple(included[i - 1 : i]) for i, name in enumerate(included)}
+        keep = set(included)
+        waits: dict[str, tuple[str, ...]] = {}
+
+        def included_ancestors(name: str) -> tuple[str, ...]:
+            if name not in waits:
+                found: dict[str, None] = {}
+                for dependency in self.steps[name].entry.depends_on:
+                    if dependency in keep:
+                        found[dependency] = None
+                    else:
+                        found.update(dict.fromkeys(included_ancestors(dependency)))
+                waits[name] = tuple(found)
+            return waits[name]
+
+        for name, step in self.steps.items():  # in insertion order: memoised bottom-up
+            if step.entry.kind is kind:
+                included_ancestors(name)
+        return {name: waits[name] for name in included}
+
+    def run(
+        self,
+        *,
+        observers: Iterable[FlowObserver] = (),
+        cancel_event: threading.Event | None = None,
+        initial_metadata: dict[str, Any] | None = None,
+    ) -> RunResult:
+        """Run the flow once and return its result; never raises for a step's failure."""
+        return FlowRun(self, observers, cancel_event, initial_metadata).run()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def config_snapshot(
+    settings: Mapping[str, Any],
+    storer: str,
+    storer_mode: StepMode,
+    modes: Mapping[str, StepMode],
+    values: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Return the effective config with secrets masked and dates as text: safe to persist."""
+    snapshot: dict[str, Any] = {key: settings[key] for key in ("num_threads", "fail_fast")}
+    snapshot[f"{storer}-mode"] = str(storer_mode)
+    snapshot[storer] = {k: _jsonable(v) for k, v in values[storer].items()}
+    for name, mode in modes.items():
+        snapshot[f"{name}-mode"] = str(mode)
+        snapshot[name] = {k: _jsonable(v) for k, v in values[name].items()}
+    return snapshot
