@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from io import StringIO
 
 import pytest
@@ -21,21 +20,6 @@ from tests.testapp.steps import Numbers
 
 def adminflow_messages(**kwargs: object) -> list[CheckMessage]:
     return [m for m in run_checks(**kwargs) if m.id and m.id.startswith("adminflow.")]
-
-
-@pytest.fixture
-def register() -> Iterator[Callable[[AdminFlow], AdminFlow]]:
-    """Register flows on the site's registry for one test, and take them away after."""
-    added: list[str] = []
-
-    def register(flow: AdminFlow) -> AdminFlow:
-        flow_registry.register(flow)
-        added.append(flow.name)
-        return flow
-
-    yield register
-    for name in added:
-        flow_registry.unregister(name)
 
 
 def numbers_flow(name: str, default_config: dict | None = None) -> AdminFlow:

@@ -19,22 +19,11 @@ from adminflow.recording import RunRecorder, metadata_from_json, metadata_to_jso
 from adminflow.runs import execute_run, start_run
 from adminflow.signals import flow_run_finished, flow_run_started, step_run_finished
 from adminflow.states import FlowRunStatus, Trigger
-from tests.engine.helpers import WAIT, Trace, make_storer, update_step
+from tests.engine.helpers import WAIT, make_storer, update_step
 from tests.factories import FlowRunFactory, RunningFlowRunFactory
-from tests.run_helpers import LineStorer, pipeline, registered_flows, step_statuses
+from tests.run_helpers import LineStorer, pipeline, step_statuses
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-def register():
-    with registered_flows() as register:
-        yield register
-
-
-@pytest.fixture
-def trace() -> Trace:
-    return Trace()
 
 
 def test_threads_that_used_the_database_close_their_connections(register):

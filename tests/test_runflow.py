@@ -20,7 +20,6 @@ from adminflow.models import FlowRun, RunLog
 from adminflow.runs import execute_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
 from tests.engine.helpers import (
-    Trace,
     failing,
     make_storer,
     propagate_step,
@@ -29,7 +28,7 @@ from tests.engine.helpers import (
     update_step,
 )
 from tests.factories import FlowFactory, FlowRunFactory
-from tests.run_helpers import STDIN_FLOW_SPEC, pipeline, registered_flows
+from tests.run_helpers import STDIN_FLOW_SPEC, pipeline
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -45,17 +44,6 @@ def runflow(*args: str) -> tuple[str, str, int]:
         # What BaseCommand.run_from_argv prints before exiting with the code.
         return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
     return stdout.getvalue(), stderr.getvalue(), 0
-
-
-@pytest.fixture
-def register():
-    with registered_flows() as register:
-        yield register
-
-
-@pytest.fixture
-def trace() -> Trace:
-    return Trace()
 
 
 @pytest.fixture

@@ -44,20 +44,9 @@ from tests.engine.helpers import (
     update_step,
 )
 from tests.factories import FlowFactory, FlowRunFactory, RunningFlowRunFactory, StepRunFactory
-from tests.run_helpers import pipeline, registered_flows, step_statuses
+from tests.run_helpers import pipeline, step_statuses
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-def register():
-    with registered_flows() as register:
-        yield register
-
-
-@pytest.fixture
-def trace() -> Trace:
-    return Trace()
 
 
 @pytest.fixture

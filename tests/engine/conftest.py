@@ -6,12 +6,7 @@ import pytest
 
 from adminflow import AdminFlow
 
-from .helpers import Recorder, Trace, make_storer
-
-
-@pytest.fixture
-def trace() -> Trace:
-    return Trace()
+from .helpers import Recorder, make_storer
 
 
 @pytest.fixture

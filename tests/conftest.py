@@ -1,0 +1,24 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from adminflow import AdminFlow
+from tests.engine.helpers import Trace
+from tests.run_helpers import registered_flows
+
+
+@pytest.fixture
+def trace() -> Trace:
+    """A thread-safe list of what ran, in order."""
+    return Trace()
+
+
+@pytest.fixture
+def register() -> Iterator[Callable[[AdminFlow], AdminFlow]]:
+    """Register flows on the site's registry for one test, and take them away after."""
+    with registered_flows() as register:
+        yield register
