@@ -127,17 +127,32 @@ def _queue(
         resumed_from=resumed_from,
         metadata=metadata or {},
     )
+    for attempt in (1, 2):
+        if _inserted(run):
+            run.configured_flow = configured
+            return run
+        active = FlowRun.objects.active().filter(flow=row).first()
+        # A run whose worker died must not block its flow for ever: reap it, try again.
+        if attempt == 2 or (active is not None and active not in reap_stale_runs()):
+            raise FlowAlreadyRunning(
+                row.name, getattr(active, "pk", None), getattr(active, "status", "unknown")
+            )
+    raise AssertionError("unreachable")
+
+
+def _inserted(run: FlowRun) -> bool:
+    """Save a new run; return False if the flow already has an active one.
+
+    The partial unique constraint decides, so two racing starts cannot both win.
+    """
     try:
-        # The partial unique constraint decides, so two racing starts cannot both win.
         with transaction.atomic():
             run.save()
     except IntegrityError:
-        active = FlowRun.objects.active().filter(flow=row).first()
-        if active is None:
+        if not FlowRun.objects.active().filter(flow=run.flow).exists():
             raise
-        raise FlowAlreadyRunning(row.name, active.pk, active.status) from None
-    run.configured_flow = configured
-    return run
+        return False
+    return True
 
 
 # Executing

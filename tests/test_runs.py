@@ -130,6 +130,42 @@ def test_a_second_run_of_an_active_flow_is_refused_naming_the_active_run(registe
     assert list(FlowRun.objects.all()) == [first]
 
 
+def test_a_run_whose_worker_died_is_reaped_when_its_flow_is_started_again(
+    register, trace, settings
+):
+    settings.ADMINFLOW = {"STALE_AFTER": 60}
+    register(pipeline("orphaned", trace))
+    lost = start_run("orphaned", trigger=Trigger.ADMIN)
+    FlowRun.objects.filter(pk=lost.pk).update(
+        status=FlowRunStatus.RUNNING,
+        worker="gone:1",
+        heartbeat_at=timezone.now() - timedelta(seconds=61),
+    )
+
+    again = start_run("orphaned", trigger=Trigger.COMMAND)
+
+    lost.refresh_from_db()
+    assert lost.status == FlowRunStatus.FAILED
+    assert lost.error.startswith("worker gone:1 stopped heartbeating at ")
+    assert again.status == FlowRunStatus.QUEUED
+
+
+def test_a_running_run_that_still_heartbeats_keeps_its_flow_busy(register, trace, settings):
+    settings.ADMINFLOW = {"STALE_AFTER": 60}
+    register(pipeline("alive", trace))
+    alive = start_run("alive", trigger=Trigger.ADMIN)
+    FlowRun.objects.filter(pk=alive.pk).update(
+        status=FlowRunStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(seconds=30)
+    )
+
+    with pytest.raises(FlowAlreadyRunning, match=f"run {alive.pk} is running"):
+        start_run("alive", trigger=Trigger.COMMAND)
+
+    alive.refresh_from_db()
+    assert alive.status == FlowRunStatus.RUNNING
+    assert FlowRun.objects.count() == 1
+
+
 def test_two_threads_racing_to_start_a_flow_exactly_one_wins(register, trace):
     register(pipeline("racy", trace))
     FlowFactory(name="racy")
