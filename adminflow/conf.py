@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     # The Tasks backend alias and queue that background runs are sent to.
     "TASK_BACKEND": "default",
     "TASK_QUEUE": "default",
+    # Their priority (-100..100, higher first), set only where the backend supports one.
+    "TASK_PRIORITY": 0,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import environ
 
 from courseadmin.mail import mail_settings
@@ -31,6 +32,12 @@ else:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The site, its task worker and runflow write to one file, each run from several
+    # threads. IMMEDIATE transactions take the write lock up front (one that has to
+    # upgrade a read lock fails at once instead of waiting its turn); a writer waits
+    # up to 20 s for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,8 +47,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "adminflow",
+    "django_tasks_db",
     "courseadmin.course",
 ]
+# Django 5.2 has the Tasks framework only as the django-tasks backport, an app of its
+# own; Django 6 has it built in (django.tasks). Drop this with Django 5.2 support.
+if django.VERSION < (6, 0):
+    INSTALLED_APPS.append("django_tasks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -93,6 +105,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="course-staff@example
 
 # Who receives the roster-sync summary (the StaffSummary step).
 COURSE_STAFF_EMAILS = env.list("COURSE_STAFF_EMAILS", default=["course-staff@example.edu"])
+
+# Runs started in the admin (or by `runflow NAME --enqueue`) are queued in the database;
+# `python manage.py db_worker` executes them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # adminflow's settings: see the README's "Settings" table for every key and its
 # default. The demo beats more often than the default 5 s, so a cancel asked for

@@ -19,6 +19,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "/static/"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -26,10 +27,28 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.messages",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",
     "adminflow",
     "tests.testapp",
     "courseadmin.course",
+    # The database Tasks backend, its table migrated, for the tests that drive db_worker.
+    "django_tasks_db",
 ]
+# Django 5.2 has the Tasks framework only as the django-tasks backport, an app of its
+# own (its checks, and its backends reset when a test changes TASKS). Drop with 5.2.
+if django.VERSION < (6, 0):
+    INSTALLED_APPS.append("django_tasks")
+tasks_package = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+
+# Runs are sent to ADMINFLOW["TASK_BACKEND"]: by default the immediate backend, which
+# executes each task as it is enqueued. A test sets it to "database" to queue runs for
+# a real db_worker.
+TASKS = {
+    "default": {"BACKEND": f"{tasks_package}.backends.immediate.ImmediateBackend"},
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+}
+# Tests run background runs at once on purpose; a real site would be warned.
+SILENCED_SYSTEM_CHECKS = ["adminflow.W002"]
 
 # The example site's own templates (its emails) live in the top-level templates/.
 TEMPLATES = [

@@ -4,6 +4,9 @@ A thin shell over :mod:`adminflow.runs`. Exit codes scripts can trust: 0 the
 run succeeded, 1 it failed or was cancelled, 2 bad usage or config (nothing
 written), 3 the flow is already running. Ctrl-C cancels the run cleanly:
 no new step starts, running steps finish, the store rule applies.
+
+With ``--enqueue`` the run is queued for a Tasks worker instead (see
+:mod:`adminflow.tasks`): 0 once it is queued, 1 if the backend refused it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from adminflow.registry import flow_registry
 from adminflow.run_config import configure_flow
 from adminflow.runs import FlowAlreadyRunning, execute_run, resume_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
+from adminflow.tasks import enqueue_run
 
 USAGE = 2
 ALREADY_RUNNING = 3
@@ -41,9 +45,9 @@ def usage_error(message: str) -> CommandError:
 
 class Command(BaseCommand):
     help = (
-        "Run a flow in this process with live output and record the run; or check its "
-        "config (--validate), print a config template (--describe), list flows (--list) "
-        "or resume a failed run (--resume)."
+        "Run a flow in this process with live output and record the run; or queue it for "
+        "a background worker (--enqueue), check its config (--validate), print a config "
+        "template (--describe), list flows (--list) or resume a failed run (--resume)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,6 +71,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--threads", type=int, metavar="N", help="Run up to N steps at once.")
         what = parser.add_mutually_exclusive_group()
+        what.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Queue the run for a Tasks worker (e.g. manage.py db_worker) instead of "
+            "running it here, and print its id (only the id with -v0).",
+        )
         what.add_argument(
             "--validate",
             action="store_true",
@@ -93,6 +103,8 @@ class Command(BaseCommand):
                 )
             elif options["validate"]:
                 self.validate(options)
+            elif options["enqueue"]:
+                self.enqueue(options)
             else:
                 self.run_and_report(
                     options,
@@ -132,6 +144,23 @@ class Command(BaseCommand):
             "modes": parse_modes(options["mode"]),
             "num_threads": options["threads"],
         }
+
+    def enqueue(self, options: dict[str, Any]) -> None:
+        run = start_run(options["flow"], trigger=Trigger.COMMAND, **self.config_arguments(options))
+        enqueue_run(run)
+        run.refresh_from_db()
+        # Failed here: the backend refused the task (or an immediate backend ran it at once).
+        if run.status in (FlowRunStatus.FAILED, FlowRunStatus.CANCELLED):
+            why = f": {run.error}" if run.error else ""
+            raise CommandError(
+                f"run {run.pk} of flow '{run.flow.name}' {run.status}{why}", returncode=1
+            )
+        if options["verbosity"] == 0:
+            self.stdout.write(str(run.pk))
+        else:
+            self.stdout.write(
+                f"Run {run.pk} of flow '{run.flow.name}': {run.status}, task {run.task_id}"
+            )
 
     def resume(self, options: dict[str, Any]) -> None:
         failed = FlowRun.objects.select_related("flow").filter(pk=options["resume"]).first()
