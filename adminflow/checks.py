@@ -103,3 +103,43 @@ def _check_row(row: Any) -> CheckMessage | None:
             id="adminflow.E004",
         )
     return None
+
+
+@register()
+def check_tasks_backend(**kwargs: Any) -> list[CheckMessage]:
+    """Report a background-run backend that is missing, refuses the queue, or runs inline."""
+    try:
+        alias, queue = adminflow_settings.TASK_BACKEND, adminflow_settings.TASK_QUEUE
+    except ImproperlyConfigured:
+        return []  # a malformed ADMINFLOW is adminflow.E001
+    try:
+        from .compat import task_backends
+
+        backend = task_backends[alias]
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                f"background runs cannot be sent: {exc}",
+                hint="Set ADMINFLOW['TASK_BACKEND'] to an alias in TASKS.",
+                id="adminflow.E005",
+            )
+        ]
+    if backend.queues and queue not in backend.queues:
+        return [
+            Error(
+                f"ADMINFLOW['TASK_QUEUE'] is '{queue}', which the Tasks backend '{alias}' "
+                f"does not accept (its QUEUES: {', '.join(sorted(backend.queues))})",
+                id="adminflow.E006",
+            )
+        ]
+    if type(backend).__name__ == "ImmediateBackend":
+        return [
+            Warning(
+                f"the Tasks backend '{alias}' runs tasks at once, so a flow started in the "
+                "admin runs inside the web request",
+                hint="Use a queue with a worker, e.g. django_tasks_db.DatabaseBackend and "
+                "`manage.py db_worker`.",
+                id="adminflow.W002",
+            )
+        ]
+    return []

@@ -19,7 +19,11 @@ from tests.testapp.steps import Numbers
 
 
 def adminflow_messages(**kwargs: object) -> list[CheckMessage]:
-    return [m for m in run_checks(**kwargs) if m.id and m.id.startswith("adminflow.")]
+    return [
+        m
+        for m in run_checks(**kwargs)
+        if m.id and m.id.startswith("adminflow.") and not m.is_silenced()
+    ]
 
 
 def numbers_flow(name: str, default_config: dict | None = None) -> AdminFlow:
@@ -179,3 +183,39 @@ def test_good_stored_flows_pass():
     Flow.objects.update_or_create(name="numbers", defaults={"config": {"add": {"numbers": [4]}}})
 
     assert adminflow_messages(databases=["default"]) == []
+
+
+def test_an_unknown_tasks_backend_is_reported(settings):
+    settings.ADMINFLOW = {"TASK_BACKEND": "nowhere"}
+
+    (message,) = adminflow_messages()
+
+    assert message.id == "adminflow.E005"
+    assert "nowhere" in message.msg
+
+
+def test_a_queue_the_backend_does_not_accept_is_reported(settings):
+    settings.ADMINFLOW = {"TASK_QUEUE": "flows"}
+
+    (message,) = adminflow_messages()
+
+    assert message.id == "adminflow.E006"
+    assert message.msg == (
+        "ADMINFLOW['TASK_QUEUE'] is 'flows', which the Tasks backend 'default' "
+        "does not accept (its QUEUES: default)"
+    )
+
+
+def test_an_immediate_backend_is_a_warning_that_runs_would_block_requests(settings):
+    settings.SILENCED_SYSTEM_CHECKS = []
+
+    (message,) = adminflow_messages()
+
+    assert message.id == "adminflow.W002"
+    assert "inside the web request" in message.msg
+
+
+def test_a_database_backend_passes(settings):
+    settings.ADMINFLOW = {"TASK_BACKEND": "database"}
+
+    assert adminflow_messages() == []
