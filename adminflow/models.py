@@ -94,6 +94,12 @@ class FlowRun(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
+        # The admin's run actions; each also needs the run to be in a state that allows it.
+        permissions = [
+            ("cancel_flowrun", "Can cancel runs"),
+            ("rerun_flowrun", "Can re-run runs"),
+            ("resume_flowrun", "Can resume runs"),
+        ]
         constraints = [
             # The database, not the application, guarantees one active run per flow.
             models.UniqueConstraint(
@@ -177,7 +183,11 @@ class RunLog(models.Model):
 
     class Meta:
         ordering = ["run", "id"]
-        indexes = [models.Index(fields=["run", "level"], name="adminflow_log_run_level")]
+        indexes = [
+            models.Index(fields=["run", "level"], name="adminflow_log_run_level"),
+            # The admin pages a run's log by id (keyset), never by OFFSET.
+            models.Index(fields=["run", "id"], name="adminflow_log_run_id"),
+        ]
 
     def __str__(self) -> str:
         return self.message[:80]

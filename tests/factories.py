@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import factory
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -85,3 +86,22 @@ class RunningFlowRunFactory(FlowRunFactory):
     started_at = factory.LazyFunction(timezone.now)
     heartbeat_at = factory.SelfAttribute("started_at")
     worker = "host:1"
+
+
+class StaffUserFactory(DjangoModelFactory):
+    """A user who may enter the admin; ``permissions=["adminflow.run_flow", ...]`` grants some."""
+
+    class Meta:
+        model = "auth.User"
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    is_staff = True
+
+    @factory.post_generation
+    def permissions(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        for label in extracted or ():
+            app_label, codename = label.split(".")
+            self.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )

@@ -1,0 +1,16 @@
+"""adminflow's admin: one module per model family, registered on the default site.
+
+A site of its own registers the same classes: ``my_site.register(Flow, FlowAdmin)``.
+"""
+
+from django.contrib import admin
+
+from ..models import Flow, FlowRun, Record, RecordChange
+from .flow_admin import FlowAdmin
+from .record_admin import RecordAdmin, RecordChangeAdmin
+from .run_admin import FlowRunAdmin
+
+admin.site.register(Flow, FlowAdmin)
+admin.site.register(FlowRun, FlowRunAdmin)
+admin.site.register(Record, RecordAdmin)
+admin.site.register(RecordChange, RecordChangeAdmin)

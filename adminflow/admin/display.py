@@ -1,0 +1,73 @@
+"""Small display helpers the flow and run admins share: status badges, durations.
+
+The badge's colour comes from the CSS class :func:`adminflow.graph.status_class`
+gives, so badges and the DAG picture's nodes share one palette
+(``adminflow/adminflow.css``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.admin import AdminSite
+from django.db.models import Model
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from ..graph import status_class
+from ..states import FlowRunStatus, StepRunStatus
+
+_LABELS = {**dict(StepRunStatus.choices), **dict(FlowRunStatus.choices)}
+
+
+def status_badge(status: str | None) -> SafeString:
+    """Return a run's or a step's status as a coloured badge (``<span>``), escaped."""
+    label = _LABELS.get(status or "", status or "unknown")
+    return format_html(
+        '<span class="adminflow-badge {}" data-status="{}">{}</span>',
+        status_class(status),
+        status or "",
+        label,
+    )
+
+
+def format_duration(seconds: float | None) -> str:
+    """Return a duration the way a person reads it: ``0.4s``, ``42s``, ``4m 05s``, ``2h 03m``.
+
+    ``None`` (never started) gives an em dash, the admin's own "no value".
+    """
+    if seconds is None:
+        return "—"
+    seconds = max(float(seconds), 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def change_url(admin_site: AdminSite, model: type[Model], pk: Any) -> str | None:
+    """Return the URL of an object's change page on ``admin_site``; None if it has none.
+
+    Reversing goes through the site's own name, so links work on any
+    ``AdminSite``; a site that does not register the model gets no link.
+    """
+    opts = model._meta
+    try:
+        return reverse(f"{admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[pk])
+    except NoReverseMatch:
+        return None
+
+
+def change_link(admin_site: AdminSite, model: type[Model], pk: Any, text: Any) -> SafeString:
+    """Return ``text`` linked to the object's change page, or just ``text`` if it has none."""
+    url = change_url(admin_site, model, pk)
+    if url is None:
+        return format_html("{}", text)
+    return format_html('<a href="{}">{}</a>', url, text)

@@ -1,0 +1,251 @@
+"""The Flow admin: each flow with its last and active run, run actions, config editing.
+
+Running a flow from here only queues it (:func:`adminflow.runs.start_run`)
+and hands it to the Tasks framework (:func:`adminflow.tasks.enqueue_run`),
+which sends it once the transaction commits: a flow never runs inside the
+web request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.forms import Field
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
+
+from ..engine import AdminflowError, FlowConfigError
+from ..graph import flow_graph_svg, graph_steps_of_flow
+from ..models import Flow, FlowRun
+from ..registry import flow_registry
+from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
+from ..states import Trigger
+from ..tasks import enqueue_run
+from .display import change_link, format_duration, status_badge
+from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
+from .secrets import config_sections, masked, secret_keys, spec_sections
+from .yaml_field import YAMLField, dump_yaml
+
+CONFIG_HELP = _(
+    "The config runs use, in the YAML that runflow --config reads; leave it empty to use "
+    "the flow's default. Secrets are shown as ********: leave the mask as it is to keep "
+    "the stored secret."
+)
+SPEC_HELP = _(
+    "For a flow defined as data: its storer and steps, by registered type name, "
+    "with depends_on and optional inline config."
+)
+
+
+def queue_runs(
+    modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet[Flow], *, debug: bool
+) -> None:
+    """Queue a run of each selected flow and say, per flow, what became of it."""
+    for row in queryset:
+        try:
+            run = start_run(row, trigger=Trigger.ADMIN, user=request.user, debug=debug)
+        except AdminflowError as exc:
+            modeladmin.message_user(request, *refusal(modeladmin, row, exc))
+            continue
+        enqueue_run(run)
+        modeladmin.message_user(
+            request,
+            format_html(
+                "Queued {} of flow “{}”{}.",
+                modeladmin.run_link(run.pk, f"run #{run.pk}"),
+                row.name,
+                " in debug mode" if debug else "",
+            ),
+            messages.SUCCESS,
+        )
+
+
+def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[SafeString, int]:
+    """Return the message saying why ``row`` was not run, and its level."""
+    if isinstance(exc, FlowAlreadyRunning):
+        active = modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
+        return format_html(
+            "Flow “{}” was not run: it already has an active run, {}. "
+            "Wait for it to finish or cancel it.",
+            row.name,
+            active,
+        ), messages.WARNING
+    if isinstance(exc, FlowDisabled):
+        return format_html(
+            "Flow “{}” was not run: it is disabled. Enable it first.", row.name
+        ), messages.WARNING
+    if isinstance(exc, FlowConfigError):
+        return format_html(
+            "Flow “{}” was not run: its config has problems. Fix them on its page.<ul>{}</ul>",
+            row.name,
+            format_html_join("", "<li>{}</li>", ((str(p),) for p in exc.problems)),
+        ), messages.ERROR
+    return format_html("Flow “{}” was not run: {}", row.name, exc), messages.ERROR
+
+
+@admin.action(permissions=["run"], description=_("Run selected flows"))
+def run_selected_flows(modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    queue_runs(modeladmin, request, queryset, debug=False)
+
+
+@admin.action(permissions=["run"], description=_("Run selected flows in debug mode"))
+def debug_run_selected_flows(
+    modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet
+) -> None:
+    queue_runs(modeladmin, request, queryset, debug=True)
+
+
+def _run_subquery(field: str, *, active: bool) -> Subquery:
+    """Return one field of a flow's active run, or of its latest finished run."""
+    runs = FlowRun.objects.filter(flow=OuterRef("pk"))
+    runs = runs.active() if active else runs.finished()
+    return Subquery(runs.order_by("-queued_at", "-id").values(field)[:1])
+
+
+class FlowAdmin(admin.ModelAdmin):
+    form = FlowForm
+    list_display = ["name", "short_description", "enabled", "last_run", "active_run"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "description"]
+    actions = [run_selected_flows, debug_run_selected_flows]
+    readonly_fields = [
+        "config_template",
+        "steps_picture",
+        "shown_config",
+        "shown_spec",
+        "created_at",
+        "updated_at",
+    ]
+
+    class Media:
+        css = {"all": ["adminflow/adminflow.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
+        # One query for the whole page, however many runs each flow has.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_run_id=_run_subquery("pk", active=False),
+                last_run_status=_run_subquery("status", active=False),
+                last_run_started_at=_run_subquery("started_at", active=False),
+                last_run_finished_at=_run_subquery("finished_at", active=False),
+                active_run_id=_run_subquery("pk", active=True),
+                active_run_status=_run_subquery("status", active=True),
+            )
+        )
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """Return whether the user may run flows (``adminflow.run_flow``)."""
+        codename = get_permission_codename("run", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    def run_link(self, run_id: int, text: str) -> SafeString:
+        return change_link(self.admin_site, FlowRun, run_id, text)
+
+    # The changelist
+
+    @admin.display(description=_("description"), ordering="description")
+    def short_description(self, obj: Flow) -> str:
+        return Truncator(obj.description).chars(80)
+
+    @admin.display(description=_("last run"), ordering="last_run_finished_at")
+    def last_run(self, obj: Flow) -> SafeString | str:
+        if obj.last_run_id is None:
+            return "—"
+        duration = None
+        if obj.last_run_started_at and obj.last_run_finished_at:
+            duration = (obj.last_run_finished_at - obj.last_run_started_at).total_seconds()
+        when = obj.last_run_finished_at
+        return format_html(
+            '{} <span class="adminflow-muted"{}>{} · took {}</span>',
+            self.run_link(obj.last_run_id, status_badge(obj.last_run_status)),
+            format_html(' title="{}"', date_format(timezone.localtime(when), "DATETIME_FORMAT"))
+            if when
+            else "",
+            _("%(time)s ago") % {"time": timesince(when, depth=1)} if when else "",
+            format_duration(duration),
+        )
+
+    @admin.display(description=_("active run"), ordering="active_run_id")
+    def active_run(self, obj: Flow) -> SafeString | str:
+        if obj.active_run_id is None:
+            return "—"
+        return format_html(
+            "{} {}",
+            self.run_link(obj.active_run_id, f"#{obj.active_run_id}"),
+            status_badge(obj.active_run_status),
+        )
+
+    # The change form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.name in flow_registry:
+            fields.insert(0, "name")
+        return fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Flow | None = None) -> list[Any]:
+        # A user who may only view gets the masked YAML: the admin's own read-only
+        # rendering of a JSONField would show every secret.
+        editable = obj is None or self.has_change_permission(request, obj)
+        config: list[Any] = ["config" if editable else "shown_config"]
+        if obj is not None:
+            config = [(config[0], "config_template")]
+        fieldsets: list[Any] = [
+            (None, {"fields": ["name", "description", "enabled"]}),
+            (_("Config"), {"fields": config}),
+        ]
+        if is_data_defined(obj):
+            fieldsets.append((_("Spec"), {"fields": ["spec" if editable else "shown_spec"]}))
+        if obj is not None:
+            fieldsets += [
+                (_("Steps"), {"fields": ["steps_picture"]}),
+                (_("History"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+            ]
+        return fieldsets
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Field:
+        if db_field.name in ("config", "spec"):
+            return YAMLField(
+                required=False,
+                label=db_field.verbose_name.capitalize(),
+                help_text=CONFIG_HELP if db_field.name == "config" else SPEC_HELP,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description=_("template"))
+    def config_template(self, obj: Flow) -> SafeString:
+        flow, error = built_flow(obj)
+        if flow is None:
+            return format_html('<span class="errornote">{}</span>', error)
+        return format_html('<pre class="adminflow-template">{}</pre>', flow.emit_config())
+
+    @admin.display(description=_("steps"))
+    def steps_picture(self, obj: Flow) -> SafeString:
+        flow, error = built_flow(obj)
+        if flow is None:
+            return format_html('<span class="errornote">{}</span>', error)
+        steps = graph_steps_of_flow(flow, obj.config or flow.default_config)
+        return format_html('<div class="adminflow-dag-wrap">{}</div>', flow_graph_svg(steps))
+
+    @admin.display(description=_("config"))
+    def shown_config(self, obj: Flow) -> SafeString:
+        keys = secret_keys(built_flow(obj)[0])
+        shown = dump_yaml(masked(obj.config, config_sections, keys)) or "{}"
+        return format_html('<pre class="adminflow-template">{}</pre>', shown)
+
+    @admin.display(description=_("spec"))
+    def shown_spec(self, obj: Flow) -> SafeString:
+        keys = secret_keys(built_flow(obj)[0])
+        shown = dump_yaml(masked(stored_spec(obj), spec_sections, keys)) or "—"
+        return format_html('<pre class="adminflow-template">{}</pre>', shown)

@@ -1,0 +1,323 @@
+"""The admin of runs: a read-only history, each run's page, its live endpoint and actions.
+
+Runs are written by the run service only, so nobody adds, changes or
+deletes them here. The change view is replaced by the run page (summary,
+step timeline, DAG, errors, metadata, record changes, logs); while the run
+is active its script polls :meth:`FlowRunAdmin.live_view`. Cancel, re-run
+and resume each need their own permission, as changelist actions and as
+POST buttons on the page (:mod:`.run_actions`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from ..graph import flow_graph_svg, graph_steps_of_step_runs
+from ..models import Flow, FlowRun, RecordChange, StepRun
+from .display import format_duration, status_badge
+from .run_actions import LEGAL_STATES, RUN_ACTIONS, cancel_runs, rerun_runs, resume_runs
+from .run_page import (
+    CHANGES_PAGE_SIZE,
+    LEVEL_CHOICES,
+    LogFilter,
+    LogPage,
+    change_row,
+    config_yaml,
+    line_json,
+    live_payload,
+    log_page,
+    metadata_rows,
+    parse_id,
+    planned_steps,
+    step_choices,
+    timeline,
+)
+
+BUTTON_LABELS = {
+    "cancel": _("Cancel run"),
+    "rerun": _("Re-run with the same config"),
+    "resume": _("Resume"),
+}
+
+
+class FlowRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "flow",
+        "status_badge",
+        "trigger",
+        "who",
+        "debug",
+        "started_at",
+        "run_duration",
+        "records_added",
+        "records_changed",
+        "records_removed",
+    ]
+    list_filter = ["status", "flow", "trigger", "debug"]
+    list_select_related = ["flow", "triggered_by"]
+    date_hierarchy = "queued_at"
+    search_fields = ["flow__name", "error", "worker"]
+    search_help_text = _("Search by flow name, error or worker.")
+    # The paginator's COUNT of the filtered runs is enough; skip a second over the whole table.
+    show_full_result_count = False
+    actions = [cancel_runs, rerun_runs, resume_runs]
+    run_template = "admin/adminflow/flowrun/run.html"
+
+    class Media:
+        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css"]}
+
+    # Permissions: read-only, plus one custom permission per action.
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
+        return self._has_run_permission(request, "cancel")
+
+    def has_rerun_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
+        return self._has_run_permission(request, "rerun")
+
+    def has_resume_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
+        return self._has_run_permission(request, "resume")
+
+    def _has_run_permission(self, request: HttpRequest, action: str) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
+
+    # The changelist
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
+        return super().get_queryset(request).select_related("flow", "triggered_by")
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, run: FlowRun) -> str:
+        return status_badge(run.status)
+
+    @admin.display(description=_("who"), ordering="triggered_by")
+    def who(self, run: FlowRun) -> Any:
+        return run.triggered_by
+
+    @admin.display(description=_("duration"))
+    def run_duration(self, run: FlowRun) -> str:
+        return format_duration(run.duration)
+
+    # The run page, its live endpoint and its buttons
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        urls = [
+            path(
+                "<path:object_id>/live/",
+                self.admin_site.admin_view(self.live_view),
+                name=f"{info}_live",
+            )
+        ]
+        urls += [
+            path(
+                f"<path:object_id>/{action}/",
+                self.admin_site.admin_view(self.run_action_view),
+                {"action": action},
+                name=f"{info}_{action}",
+            )
+            for action in RUN_ACTIONS
+        ]
+        # Before the default ones: their "<object_id>/" catch-all would swallow these.
+        return urls + super().get_urls()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Show the run page: read-only, whatever the user's permissions."""
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        # As the admin's own view-only change form: a POST to it is a change, refused.
+        if request.method == "POST" or not self.has_view_or_change_permission(request, run):
+            raise PermissionDenied
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            **self.run_page_context(request, run),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.run_template, context)
+
+    def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Return the run's status, its steps and its log lines after id ``after``, as JSON.
+
+        ``log_step`` / ``log_level`` filter the lines as on the page;
+        ``lines=0`` leaves them out. At most one page of lines is returned;
+        ``more`` says whether to ask again at once.
+        """
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            return JsonResponse({"error": f"no run with id {object_id!r}"}, status=404)
+        if not self.has_view_or_change_permission(request, run):
+            raise PermissionDenied
+        # The run before its lines: once it shows finished, every line is already written.
+        steps = list(run.steps.all()) or planned_steps(run)
+        page = None
+        if request.GET.get("lines") != "0":
+            after = parse_id(request.GET.get("after")) or 0
+            page = log_page(run, LogFilter.from_query(request.GET), after=after)
+        return JsonResponse(live_payload(run, steps, page, timezone.now()))
+
+    def run_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """Apply a run page button (POST only) and go back to the run, or to the new run."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        allowed = getattr(self, f"has_{action}_permission")(request)
+        if not (allowed and self.has_view_or_change_permission(request)):
+            raise PermissionDenied
+        run = self.get_object(request, unquote(object_id))
+        if run is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        done = RUN_ACTIONS[action](self, request, self.get_queryset(request).filter(pk=run.pk))
+        target = done[0] if done and action != "cancel" else run
+        return HttpResponseRedirect(self._run_url(target))
+
+    def run_page_context(self, request: HttpRequest, run: FlowRun) -> dict[str, Any]:
+        """Return what the run page shows: a fixed number of queries, whatever the run's size."""
+        now = timezone.now()
+        steps: list[StepRun] = list(run.steps.all()) or planned_steps(run)
+        changes = Paginator(run.record_changes.order_by("id"), CHANGES_PAGE_SIZE).get_page(
+            request.GET.get("changes_page")
+        )
+        return {
+            "title": str(run),
+            "subtitle": None,
+            "opts": self.opts,
+            "original": run,
+            "has_view_permission": True,
+            "media": forms.Media(css=self.Media.css, js=["adminflow/run.js"]),
+            "run": run,
+            "flow_url": self._admin_url(Flow, "change", run.flow_id),
+            "record_history_url": self._admin_url(RecordChange, "changelist"),
+            "status_badge": status_badge(run.status),
+            "duration": format_duration(run.duration),
+            "resumed_by": list(run.resumes.order_by("pk").values_list("pk", flat=True)[:20]),
+            "config_yaml": config_yaml(run.config_snapshot),
+            "metadata": metadata_rows(run.metadata),
+            "steps": steps,
+            "timeline": timeline(run, steps, now),
+            "graph": flow_graph_svg(graph_steps_of_step_runs(steps)) if steps else "",
+            "failed_steps": [step for step in steps if step.error or step.traceback],
+            "changes": changes,
+            "change_rows": [change_row(change) for change in changes],
+            "changes_links": self._changes_links(request.GET, changes),
+            "buttons": self._buttons(request, run),
+            **self._logs_context(request, run, steps),
+        }
+
+    def _logs_context(
+        self, request: HttpRequest, run: FlowRun, steps: list[StepRun]
+    ) -> dict[str, Any]:
+        query = request.GET
+        log_filter = LogFilter.from_query(query)
+        after, before = parse_id(query.get("log_after")), parse_id(query.get("log_before"))
+        # An active run opens on its newest lines, which the page then follows.
+        newest = before is None and ("log_newest" in query or (after is None and run.is_active))
+        page = log_page(run, log_filter, after=after, before=before, newest=newest)
+        live_url = self._run_url(run, "live")
+        if log_filter.as_query():
+            live_url += f"?{urlencode(log_filter.as_query())}"
+        return {
+            "log_lines": [line_json(line) for line in page.lines],
+            "log_filter": log_filter,
+            "log_step_choices": step_choices(run, steps),
+            "log_level_choices": LEVEL_CHOICES,
+            "log_links": self._log_links(query, page),
+            "live_url": live_url,
+            "follow": run.is_active and page.is_newest,
+            "log_cursor": page.lines[-1].id if page.lines else (after or 0),
+        }
+
+    def _log_links(self, query: QueryDict, page: LogPage) -> dict[str, str | None]:
+        cursors = ("log_after", "log_before", "log_newest")
+        return {
+            "oldest": _query(query, cursors, log_after="0") if page.older is not None else None,
+            "older": _query(query, cursors, log_before=str(page.older))
+            if page.older is not None
+            else None,
+            "newer": _query(query, cursors, log_after=str(page.newer))
+            if page.newer is not None
+            else None,
+            "newest": _query(query, cursors, log_newest="1") if page.newer is not None else None,
+        }
+
+    def _changes_links(self, query: QueryDict, changes: Page) -> dict[str, str | None]:
+        return {
+            "previous": _query(query, (), changes_page=str(changes.previous_page_number()))
+            if changes.has_previous()
+            else None,
+            "next": _query(query, (), changes_page=str(changes.next_page_number()))
+            if changes.has_next()
+            else None,
+        }
+
+    def _buttons(self, request: HttpRequest, run: FlowRun) -> list[dict[str, Any]]:
+        """Return the action buttons the user may press on this run in its current state."""
+        return [
+            {
+                "action": action,
+                "label": BUTTON_LABELS[action],
+                "url": self._run_url(run, action),
+                "states": " ".join(sorted(LEGAL_STATES[action])),
+            }
+            for action in RUN_ACTIONS
+            if run.status in LEGAL_STATES[action]
+            and getattr(self, f"has_{action}_permission")(request)
+        ]
+
+    def _admin_url(self, model: type[Model], view: str, *args: Any) -> str | None:
+        """Return the URL of another model's admin view on this site, if it has one there."""
+        if not self.admin_site.is_registered(model):
+            return None
+        opts = model._meta
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_{view}", args=args
+        )
+
+    def _run_url(self, run: FlowRun, view: str = "change") -> str:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return reverse(f"{self.admin_site.name}:{info}_{view}", args=[run.pk])
+
+
+def _query(query: QueryDict, drop: tuple[str, ...], **updates: str) -> str:
+    """Return ``query`` as a query string without ``drop``, with ``updates``."""
+    changed = query.copy()
+    for name in drop:
+        changed.pop(name, None)
+    for name, value in updates.items():
+        changed[name] = value
+    return f"?{changed.urlencode()}"

@@ -1,0 +1,274 @@
+"""Records and record changes in the admin: read-only, filtered, escaped, with each record's history."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import path, reverse
+
+from adminflow.admin.record_admin import HISTORY_LIMIT, RecordAdmin
+from adminflow.models import Record, RecordChange
+from adminflow.states import FlowRunStatus
+from tests.factories import FlowRunFactory
+
+from .run_helpers import SCRIPT, client_for, run_url
+
+pytestmark = pytest.mark.django_db
+
+VIEW_RECORDS = ("adminflow.view_record", "adminflow.view_recordchange")
+
+
+@pytest.fixture
+def viewer() -> Client:
+    return client_for(*VIEW_RECORDS)
+
+
+def url(model: str, view: str, *args: object) -> str:
+    return reverse(f"admin:adminflow_{model}_{view}", args=args)
+
+
+def listed(response) -> list[object]:
+    return list(response.context["cl"].result_list)
+
+
+@pytest.fixture
+def history() -> dict[str, object]:
+    """Record students/ana, added by one run, changed by a second, both with their audit rows."""
+    first = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
+    second = FlowRunFactory(status=FlowRunStatus.FAILED)
+    record = Record.objects.create(collection="students", key="ana", data={"name": "Ana", "n": 2})
+    Record.objects.create(collection="groups", key="g1", data={})
+    Record.objects.create(collection="students", key="bo", data={})
+    added = RecordChange.objects.create(
+        run=first, collection="students", key="ana", action="added", after={"name": "Ana", "n": 1}
+    )
+    changed = RecordChange.objects.create(
+        run=second,
+        collection="students",
+        key="ana",
+        action="changed",
+        before={"name": "Ana", "n": 1},
+        after={"name": "Ana", "n": 2},
+    )
+    removed = RecordChange.objects.create(
+        run=second, collection="groups", key="g0", action="removed"
+    )
+    return {
+        "record": record,
+        "first": first,
+        "second": second,
+        "added": added,
+        "changed": changed,
+        "removed": removed,
+    }
+
+
+# Who may see what
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        ("record", "changelist"),
+        ("recordchange", "changelist"),
+        ("record", "change", "record"),
+        ("recordchange", "change", "changed"),
+    ],
+)
+def test_anonymous_users_and_staff_without_permission_are_refused(
+    client: Client, history, target
+) -> None:
+    model, view, *obj = target
+    address = url(model, view, *[history[name].pk for name in obj])
+
+    anonymous = client.get(address)
+
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/admin/login/")
+    assert client_for("adminflow.view_flowrun").get(address).status_code == 403
+    assert client_for(*VIEW_RECORDS).get(address).status_code == 200
+
+
+@pytest.mark.parametrize("model", ["record", "recordchange"])
+def test_records_and_their_changes_are_read_only_even_for_a_superuser(
+    admin_client: Client, history, model: str
+) -> None:
+    obj = history["record"] if model == "record" else history["changed"]
+
+    assert admin_client.get(url(model, "add")).status_code == 403
+    assert admin_client.post(url(model, "change", obj.pk), {"key": "x"}).status_code == 403
+    assert admin_client.post(url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    obj.refresh_from_db()
+    assert obj.key == "ana"
+    page = admin_client.get(url(model, "change", obj.pk)).content.decode()
+    assert 'name="_save"' not in page
+
+
+# Browsing
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ({}, ["g1", "ana", "bo"]),
+        ({"collection": "students"}, ["ana", "bo"]),
+        ({"q": "an"}, ["ana"]),
+    ],
+)
+def test_records_are_filtered_by_collection_and_searched_by_key(
+    viewer: Client, history, query: dict[str, str], keys: list[str]
+) -> None:
+    response = viewer.get(url("record", "changelist"), query)
+
+    assert [record.key for record in listed(response)] == keys
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, ["removed", "changed", "added"]),
+        ({"action__exact": "removed"}, ["removed"]),
+        ({"collection": "students"}, ["changed", "added"]),
+        ({"q": "g0"}, ["removed"]),
+    ],
+)
+def test_record_changes_are_filtered_newest_first(
+    viewer: Client, history, query: dict[str, str], expected: list[str]
+) -> None:
+    response = viewer.get(url("recordchange", "changelist"), query)
+
+    assert [change.pk for change in listed(response)] == [history[name].pk for name in expected]
+
+
+def test_a_record_change_links_to_its_run_and_to_its_record_s_history(
+    viewer: Client, history
+) -> None:
+    change = history["changed"]
+
+    listing = viewer.get(url("recordchange", "changelist")).content.decode()
+    page = viewer.get(url("recordchange", "change", change.pk)).content.decode()
+
+    link = f'<a href="{run_url(change.run)}">{change.run}</a>'
+    assert link in listing
+    assert link in page
+    assert f"{url('recordchange', 'changelist')}?collection=students&amp;key=ana" in page
+    assert "&quot;n&quot;: 1" in page  # before
+    assert "&quot;n&quot;: 2" in page  # after
+
+
+def test_a_record_s_page_shows_its_history_across_runs_newest_first(
+    viewer: Client, history
+) -> None:
+    record = history["record"]
+
+    response = viewer.get(url("record", "change", record.pk))
+
+    entries = response.context["history"]
+    assert [entry["change"].pk for entry in entries] == [history["changed"].pk, history["added"].pk]
+    assert [entry["fields"] for entry in entries] == [["n"], ["n", "name"]]
+    page = response.content.decode()
+    assert f'<a href="{run_url(history["second"])}">{history["second"]}</a>' in page
+    assert 'class="adminflow-badge status-failed"' in page
+    assert "&quot;name&quot;: &quot;Ana&quot;" in page
+    assert response.context["history_truncated"] is False
+
+
+def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
+    run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
+    record = Record.objects.create(collection="c", key="k", data={})
+    RecordChange.objects.bulk_create(
+        RecordChange(
+            run=run, collection="c", key="k", action="changed", before={"n": n}, after={"n": n + 1}
+        )
+        for n in range(HISTORY_LIMIT + 5)
+    )
+
+    response = viewer.get(url("record", "change", record.pk))
+
+    assert len(response.context["history"]) == HISTORY_LIMIT
+    assert response.context["history"][0]["change"].after == {"n": HISTORY_LIMIT + 5}
+    assert response.context["history_truncated"] is True
+    assert (
+        f'href="{url("recordchange", "changelist")}?collection=c&amp;key=k"'
+        in response.content.decode()
+    )
+
+
+def test_nothing_stored_in_a_record_or_a_change_is_taken_as_html(viewer: Client) -> None:
+    run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
+    record = Record.objects.create(collection=SCRIPT, key=SCRIPT, data={SCRIPT: SCRIPT})
+    change = RecordChange.objects.create(
+        run=run,
+        collection=SCRIPT,
+        key=SCRIPT,
+        action="changed",
+        before={"n": SCRIPT},
+        after={SCRIPT: 1},
+    )
+
+    pages = [
+        viewer.get(url("record", "changelist")),
+        viewer.get(url("record", "change", record.pk)),
+        viewer.get(url("recordchange", "changelist")),
+        viewer.get(url("recordchange", "change", change.pk)),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert" in html
+
+
+def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> None:
+    runs = FlowRunFactory.create_batch(20, status=FlowRunStatus.SUCCEEDED)
+    record = Record.objects.create(collection="students", key="k00000", data={})
+    Record.objects.bulk_create(
+        Record(collection=f"c{n % 7}", key=f"k{n:05d}", data={"n": n}) for n in range(1, 2000)
+    )
+    RecordChange.objects.bulk_create(
+        RecordChange(
+            run=runs[n % 20],
+            collection="students",
+            key=f"k{n % 10:05d}",
+            action="changed",
+            before={},
+            after={"n": n},
+        )
+        for n in range(3000)
+    )
+    viewer.get(url("record", "changelist"))  # the session and permission caches warm up
+
+    for address in [
+        url("record", "changelist"),
+        url("record", "changelist") + "?collection=c3&q=k0",
+        url("record", "change", record.pk),
+        url("recordchange", "changelist"),
+        url("recordchange", "changelist") + "?action__exact=changed&collection=students",
+        url("recordchange", "change", RecordChange.objects.first().pk),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            assert viewer.get(address).status_code == 200
+        assert len(queries) <= 9, address
+
+
+# A site of its own, without the run admin
+
+
+records_site = admin.AdminSite(name="records")
+records_site.register(Record, RecordAdmin)
+urlpatterns = [path("records/", records_site.urls)]
+
+
+@pytest.mark.urls(__name__)
+def test_a_site_without_runs_shows_a_record_s_runs_as_text(history) -> None:
+    record = history["record"]
+    client = client_for(*VIEW_RECORDS)
+
+    page = client.get(reverse("records:adminflow_record_change", args=[record.pk]))
+
+    assert page.status_code == 200
+    assert f"<td>{history['second']}</td>" in page.content.decode()
+    assert "/flowrun/" not in page.content.decode()
