@@ -16,6 +16,8 @@ import yaml
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ..engine.yaml_errors import yaml_problem
+
 
 class YAMLText(str):
     """Text as the user typed it, redisplayed unchanged when the form has errors."""
@@ -33,9 +35,7 @@ def load_yaml(text: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or exc
+        where, problem = yaml_problem(exc)
         raise ValidationError(
             "Not valid YAML%(where)s: %(problem)s",
             code="invalid",

@@ -27,6 +27,7 @@ import yaml
 from .errors import ConfigProblem, FlowConfigError
 from .steps import AdminStep, StepKind
 from .storer import RecordStorer
+from .yaml_errors import yaml_problem
 
 if TYPE_CHECKING:
     from .flow import AdminFlow
@@ -102,9 +103,7 @@ def parse_spec_text(text: str | bytes) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or exc
+        where, problem = yaml_problem(exc)
         raise FlowConfigError(
             "<spec>", [ConfigProblem("", f"the spec is not valid YAML or JSON{where}: {problem}")]
         ) from None

@@ -26,6 +26,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from adminflow.engine import AdminflowError, ConsoleObserver, FlowConfigError
+from adminflow.engine.yaml_errors import yaml_problem
 from adminflow.loading import build_flow, get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.registry import flow_registry
@@ -296,9 +297,7 @@ def read_config(path: str) -> dict[str, Any]:
             f"column {exc.colno}"
         ) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or exc
+        where, problem = yaml_problem(exc)
         raise usage_error(f"config file '{path}' is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise usage_error(
