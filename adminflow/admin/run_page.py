@@ -281,7 +281,13 @@ def timeline(run: FlowRun, steps: Sequence[StepRun], now: datetime) -> Timeline:
         stop = step.finished_at or (now if step.status == StepRunStatus.RUNNING else None)
         width = max(percent(stop) - left if stop else 0.0, MIN_BAR_WIDTH)
         bars.append(Bar(step, round(left, 2), round(width, 2), format_duration(elapsed)))
-    return Timeline(bars, [format_duration(span * quarter / 4) for quarter in range(5)])
+    return Timeline(bars, [tick_label(span * quarter / 4, span) for quarter in range(5)])
+
+
+def tick_label(seconds: float, span: float) -> str:
+    """Return an axis label; a run shorter than 2 s is labelled in milliseconds, so
+    its five ticks do not all round to the same tenth of a second."""
+    return f"{seconds * 1000:.0f} ms" if span < 2 else format_duration(seconds)
 
 
 # Metadata, config and record changes

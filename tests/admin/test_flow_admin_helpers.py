@@ -137,3 +137,16 @@ steps:
 )
 def test_line_of_finds_the_key_a_problem_names(text: str, path: str, line: int | None) -> None:
     assert line_of(text, path) == line
+
+
+def test_a_short_run_is_labelled_in_milliseconds_so_its_ticks_differ() -> None:
+    from adminflow.admin.run_page import tick_label
+
+    assert [tick_label(0.2 * quarter / 4, 0.2) for quarter in range(5)] == [
+        "0 ms",
+        "50 ms",
+        "100 ms",
+        "150 ms",
+        "200 ms",
+    ]
+    assert tick_label(5.0, 10.0) == "5.0s"
