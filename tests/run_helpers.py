@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import connection
+
 from adminflow import AdminFlow, AdminRecordStep, AdminUpdateStep, RecordStorer
 from adminflow.models import FlowRun
 from adminflow.registry import flow_registry
@@ -35,6 +37,17 @@ def registered_flows() -> Iterator[Any]:
     finally:
         for name in names:
             flow_registry.unregister(name)
+
+
+def database_url() -> str:
+    """Return the URL of this test's database, for a worker process that shares it."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{database['NAME']}"
+    return (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}"
+    )
 
 
 def step_statuses(run: FlowRun) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
@@ -30,7 +30,7 @@ from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import enqueue_run, execute_queued_run
 from tests.factories import RunningFlowRunFactory
-from tests.run_helpers import pipeline, step_statuses
+from tests.run_helpers import database_url, pipeline, step_statuses
 from tests.testapp.steps import reset_numbers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -232,17 +232,6 @@ def test_the_task_for_a_run_that_no_longer_exists_only_logs_it(caplog):
 
 
 # A real worker: the database backend and db_worker in another process
-
-
-def database_url() -> str:
-    """Return the URL of this test's database, for a process that shares it."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    return (
-        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-        f"{database['PORT']}/{database['NAME']}"
-    )
 
 
 def test_a_db_worker_executes_a_run_queued_in_the_database(settings):

@@ -52,17 +52,22 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def change_url(admin_site: AdminSite, model: type[Model], pk: Any) -> str | None:
-    """Return the URL of an object's change page on ``admin_site``; None if it has none.
+def admin_url(admin_site: AdminSite, model: type[Model], view: str, *args: Any) -> str | None:
+    """Return the URL of one of ``model``'s admin views on ``admin_site``; None if it has none.
 
     Reversing goes through the site's own name, so links work on any
     ``AdminSite``; a site that does not register the model gets no link.
     """
     opts = model._meta
     try:
-        return reverse(f"{admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[pk])
+        return reverse(f"{admin_site.name}:{opts.app_label}_{opts.model_name}_{view}", args=args)
     except NoReverseMatch:
         return None
+
+
+def change_url(admin_site: AdminSite, model: type[Model], pk: Any) -> str | None:
+    """Return the URL of an object's change page on ``admin_site``; None if it has none."""
+    return admin_url(admin_site, model, "change", pk)
 
 
 def change_link(admin_site: AdminSite, model: type[Model], pk: Any, text: Any) -> SafeString:

@@ -13,14 +13,13 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import FlowRun, Record, RecordChange
-from .display import status_badge
+from .display import admin_url, change_link, status_badge
 
 HISTORY_LIMIT = 50
 """Changes shown on a record's page; the rest are a link to the filtered changelist away."""
@@ -41,16 +40,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def link_to_run(self, run: FlowRun) -> SafeString:
         """Return ``run`` as a link to its page on this site, or as text if runs are not on it."""
-        if not self.admin_site.is_registered(FlowRun):
-            return format_html("{}", run)
-        url = reverse(f"{self.admin_site.name}:adminflow_flowrun_change", args=[run.pk])
-        return format_html('<a href="{}">{}</a>', url, run)
+        return change_link(self.admin_site, FlowRun, run.pk, run)
 
     def changes_url(self, collection: str, key: str) -> str | None:
         """Return the URL of every change of one record, if record changes are on this site."""
-        if not self.admin_site.is_registered(RecordChange):
+        url = admin_url(self.admin_site, RecordChange, "changelist")
+        if url is None:
             return None
-        url = reverse(f"{self.admin_site.name}:adminflow_recordchange_changelist")
         return f"{url}?{urlencode({'collection': collection, 'key': key})}"
 
 
@@ -120,11 +116,11 @@ class RecordChangeAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("key"))
     def record_history(self, change: RecordChange) -> SafeString:
+        url = self.changes_url(change.collection, change.key)
+        if url is None:
+            return format_html("{}", change.key)
         return format_html(
-            '{} · <a href="{}">{}</a>',
-            change.key,
-            self.changes_url(change.collection, change.key),
-            _("every change of this record"),
+            '{} · <a href="{}">{}</a>', change.key, url, _("every change of this record")
         )
 
     @admin.display(description=_("before"))

@@ -9,7 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
-from adminflow.admin.record_admin import HISTORY_LIMIT, RecordAdmin
+from adminflow.admin.record_admin import HISTORY_LIMIT, RecordAdmin, RecordChangeAdmin
 from adminflow.models import Record, RecordChange
 from adminflow.states import FlowRunStatus
 from tests.factories import FlowRunFactory
@@ -254,12 +254,14 @@ def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> No
         assert len(queries) <= 9, address
 
 
-# A site of its own, without the run admin
+# Sites of their own, without the run admin
 
 
 records_site = admin.AdminSite(name="records")
 records_site.register(Record, RecordAdmin)
-urlpatterns = [path("records/", records_site.urls)]
+changes_site = admin.AdminSite(name="changes")
+changes_site.register(RecordChange, RecordChangeAdmin)
+urlpatterns = [path("records/", records_site.urls), path("changes/", changes_site.urls)]
 
 
 @pytest.mark.urls(__name__)
@@ -272,3 +274,19 @@ def test_a_site_without_runs_shows_a_record_s_runs_as_text(history) -> None:
     assert page.status_code == 200
     assert f"<td>{history['second']}</td>" in page.content.decode()
     assert "/flowrun/" not in page.content.decode()
+
+
+@pytest.mark.urls(__name__)
+def test_a_site_with_record_changes_but_no_runs_shows_their_runs_as_text(history) -> None:
+    change = history["changed"]
+    client = client_for(*VIEW_RECORDS)
+
+    listing = client.get(reverse("changes:adminflow_recordchange_changelist"))
+    page = client.get(reverse("changes:adminflow_recordchange_change", args=[change.pk]))
+
+    assert (listing.status_code, page.status_code) == (200, 200)
+    for response in (listing, page):
+        assert str(change.run) in response.content.decode()
+        assert "/flowrun/" not in response.content.decode()
+    history_url = reverse("changes:adminflow_recordchange_changelist")
+    assert f'href="{history_url}?collection=students&amp;key=ana"' in page.content.decode()

@@ -9,6 +9,8 @@ From an empty collection, ``numbers`` stores ``[3, 5, 7]`` and reports
 ``numbers-debuggable`` is the same pipeline on its own collection, with
 ``debug_values`` set, so that a debug run is visibly different: it adds
 ``[100]`` instead of ``[1, 2, 3]``, reports nothing and stores nothing.
+
+Importing :mod:`.gated` registers a third flow, ``gated``, for the browser tests.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import adminflow
 from adminflow import AdminFlow
 
+from . import gated  # noqa: F401  (registers the browser tests' flow, tests/browser/)
 from .steps import AddNumbers, Double, Increment, Numbers, Total
 
 

@@ -1,0 +1,132 @@
+"""Fixtures of the browser tests: Debian's Chromium, a live server, a real worker.
+
+Playwright drives the system's Chromium (``apt-get install chromium``), never
+a browser of its own: there is nothing to download. The site is pytest-django's
+live server, on this test's database; queued runs go to the database Tasks
+backend (django-tasks-db), which a ``db_worker`` in another process executes,
+as on a real site.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connections
+from playwright.sync_api import Page, sync_playwright
+
+from adminflow.models import Flow
+from adminflow.registry import flow_registry
+from tests.factories import StaffUserFactory
+from tests.run_helpers import database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser-tests-only"
+PERMISSIONS = [
+    "adminflow.run_flow",
+    "adminflow.view_flow",
+    "adminflow.view_flowrun",
+    "adminflow.cancel_flowrun",
+]
+WORKER_STOP_SECONDS = 5
+
+
+@pytest.fixture
+def page(monkeypatch) -> Iterator[Page]:
+    """Return a fresh page of a headless Chromium; skip if Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"chromium not installed at {CHROMIUM}")
+    # Playwright's sync API keeps an asyncio loop running in this thread, which
+    # Django takes for async code: it refuses the ORM, and gives the code "in" that
+    # loop database connections of its own. The test's queries are plain synchronous
+    # code (the live server answers from threads of its own), so allow them, and
+    # close their connections while the loop still runs: left open, one would keep
+    # PostgreSQL from dropping the test database.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+            connections.close_all()
+
+
+@pytest.fixture
+def staff(db) -> User:
+    """Return a staff user, with a password, who may view and run flows and cancel runs."""
+    user = StaffUserFactory(permissions=PERMISSIONS)
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+@pytest.fixture
+def gate(transactional_db, tmp_path) -> Path:
+    """Point flow ``gated`` at a gate file of this test's; return its path (not yet created)."""
+    path = tmp_path / "gate"
+    config = flow_registry["gated"].default_config
+    Flow.objects.filter(name="gated").update(
+        config={**config, "wait": {"gate": str(path), "timeout": 20.0}}
+    )
+    return path
+
+
+@pytest.fixture
+def worker(live_server, settings, tmp_path) -> Iterator[Callable[[], None]]:
+    """Send runs to the database backend; return a function that starts a ``db_worker``.
+
+    The worker is another process on this test's database. It is stopped
+    after the test, killed if it does not stop in time (a run blocked at its
+    gate), and what it printed is shown if the test failed.
+    """
+    settings.ADMINFLOW = {"TASK_BACKEND": "database"}
+    output = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": database_url()}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the worker runs no event loop: keep the guard
+    processes: list[subprocess.Popen] = []
+
+    def start() -> None:
+        with output.open("ab") as log:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "django", "db_worker"),
+                        "--settings=tests.browser.worker_settings",
+                        *("--backend", "database", "--interval", "0.1"),
+                        *("--no-startup-delay", "--no-reload"),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if output.exists():
+        print(f"db_worker output:\n{output.read_text()}")
