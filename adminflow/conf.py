@@ -34,6 +34,16 @@ DEFAULTS: dict[str, Any] = {
     "TASK_QUEUE": "default",
     # Their priority (-100..100, higher first), set only where the backend supports one.
     "TASK_PRIORITY": 0,
+    # The site's address (https://course.example.edu), so notification emails can
+    # link to a run's admin page; without it they give the page's path only.
+    "SITE_URL": "",
+    # The namespace of the admin site whose run pages notifications link to.
+    "ADMIN_SITE": "admin",
+    # The sender of notification emails; blank means DEFAULT_FROM_EMAIL.
+    "NOTIFY_FROM_EMAIL": "",
+    # flowscheduler sleeps until the next scheduled time, but at most this many
+    # seconds, so that it notices schedules edited meanwhile.
+    "SCHEDULER_MAX_SLEEP": 60.0,
 }
 
 

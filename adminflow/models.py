@@ -19,6 +19,7 @@ from .states import (
     Trigger,
     check_transition,
 )
+from .validators import validate_cron, validate_recipients
 
 
 class Flow(models.Model):
@@ -31,12 +32,49 @@ class Flow(models.Model):
     spec = models.JSONField(
         null=True, blank=True, help_text=_("For flows defined as data: storer and steps.")
     )
+    schedule = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_cron],
+        help_text=_(
+            "A cron expression (minute hour day-of-month month day-of-week) read in the "
+            "site's time zone, e.g. '*/15 8-18 * * 1-5'. Blank: no schedule."
+        ),
+    )
+    schedule_enabled = models.BooleanField(
+        _("schedule on"), default=True, help_text=_("Switch the schedule off without losing it.")
+    )
+    schedule_starts = models.DateField(
+        null=True, blank=True, help_text=_("The first day the schedule runs (e.g. term start).")
+    )
+    schedule_ends = models.DateField(
+        null=True, blank=True, help_text=_("The last day the schedule runs (e.g. term end).")
+    )
+    schedule_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The next scheduled time not yet claimed by a scheduler."),
+    )
+    last_scheduled_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("The last scheduled time claimed.")
+    )
+    notify_emails = models.TextField(
+        _("notify"),
+        blank=True,
+        validators=[validate_recipients],
+        help_text=_("Email addresses told when a run fails; commas or one per line."),
+    )
+    notify_on_success = models.BooleanField(
+        default=False, help_text=_("Tell them about successful runs too.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         permissions = [("run_flow", "Can run flows")]
+        indexes = [models.Index(fields=["schedule_due_at"], name="adminflow_flow_due")]
 
     def __str__(self) -> str:
         return self.name
@@ -88,6 +126,9 @@ class FlowRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumes"
     )
     cancel_requested = models.BooleanField(default=False)
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text=_("For scheduled runs: the scheduled time.")
+    )
     task_id = models.CharField(max_length=255, blank=True)
 
     objects = FlowRunQuerySet.as_manager()
@@ -151,6 +192,13 @@ class StepRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text=_("Seconds."))
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text=_("How many times the step's method was called.")
+    )
+    time_limit = models.FloatField(
+        null=True, blank=True, help_text=_("Seconds the step should take at most.")
+    )
+    overdue = models.BooleanField(default=False, help_text=_("It ran past its time limit."))
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
 
