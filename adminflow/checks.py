@@ -8,11 +8,13 @@ rows are kept for their runs, and ``migrate`` stops on errors.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
+from django.db.models import QuerySet
 
 from .conf import DEFAULTS, adminflow_settings
 from .engine import AdminflowError
@@ -58,22 +60,79 @@ def check_registered_flows(**kwargs: Any) -> list[Error]:
     return errors
 
 
-@register(Tags.database)
-def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    if not databases:
-        return []
+def _stored_flows(databases: list[str] | None) -> Iterator[QuerySet[Any]]:
+    """Yield the Flow rows of each database asked for that holds them."""
     from .models import Flow
 
-    messages: list[CheckMessage] = []
-    for alias in databases:
+    for alias in databases or ():
         if not router.allow_migrate_model(alias, Flow):
             continue
         if Flow._meta.db_table not in connections[alias].introspection.table_names():
             continue  # not migrated yet: nothing stored to check
-        for row in Flow.objects.using(alias):
+        yield Flow.objects.using(alias)
+
+
+@register(Tags.database)
+def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for rows in _stored_flows(databases):
+        for row in rows:
             message = _check_row(row)
             if message is not None:
                 messages.append(message)
+    return messages
+
+
+@register(Tags.database)
+def check_notification_links(
+    databases: list[str] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn that notices will link to run pages by path alone while SITE_URL is blank."""
+    try:
+        if adminflow_settings.SITE_URL:
+            return []
+    except ImproperlyConfigured:
+        return []  # a malformed ADMINFLOW is adminflow.E001
+    names = sorted(
+        name
+        for rows in _stored_flows(databases)
+        for name in rows.exclude(notify_emails="").values_list("name", flat=True)
+    )
+    if not names:
+        return []
+    return [
+        Warning(
+            f"flows {', '.join(names)} email run notices, but ADMINFLOW['SITE_URL'] is "
+            "blank: their links to the run pages will be paths without the site's address",
+            hint="Set ADMINFLOW['SITE_URL'] to the site's address, e.g. "
+            "'https://course.example.edu'.",
+            id="adminflow.W003",
+        )
+    ]
+
+
+@register(Tags.database)
+def check_schedules(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report stored schedules that are not cron expressions.
+
+    The admin refuses them, but a data migration or a queryset update does
+    not ask it; the scheduler then stops such a schedule and says so once.
+    """
+    from .cron import cron_problem
+
+    messages: list[CheckMessage] = []
+    for rows in _stored_flows(databases):
+        for row in rows.exclude(schedule="").only("name", "schedule"):
+            if problem := cron_problem(row.schedule):
+                messages.append(
+                    Error(
+                        f"flow '{row.name}' has an invalid schedule, so it is never run "
+                        f"on schedule: {problem}",
+                        hint="Correct or clear the schedule on the Flow row, in the admin.",
+                        obj=row,
+                        id="adminflow.E007",
+                    )
+                )
     return messages
 
 

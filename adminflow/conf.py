@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_BATCH_SIZE": 500,
     # ...or after this many seconds, whichever comes first.
     "LOG_FLUSH_INTERVAL": 1.0,
-    # Longer log lines are cut, with a marker saying how much was dropped.
+    # Longer log lines, errors and tracebacks are cut, with a marker saying how much was dropped.
     "MAX_LOG_LINE_LENGTH": 10_000,
     # Lines past this many in one run are counted, not stored.
     "MAX_LOG_LINES_PER_RUN": 200_000,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,
@@ -20,6 +24,9 @@ from .states import (
     check_transition,
 )
 from .validators import validate_cron, validate_recipients
+
+# What decides when a flow is next due: a change to any of them moves schedule_due_at.
+SCHEDULE_FIELDS = ("enabled", "schedule", "schedule_enabled", "schedule_starts", "schedule_ends")
 
 
 class Flow(models.Model):
@@ -78,6 +85,102 @@ class Flow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; if the schedule changed (or the row is new), move ``schedule_due_at`` to
+        the schedule's first time from now on, so that no time already past runs.
+
+        Otherwise the scheduler's two fields are left as the database has them:
+        a scheduler moves them with conditional UPDATEs while, say, an admin
+        form holds the row, and writing back the values read would hand out a
+        scheduled time that was already claimed.
+        """
+        update_fields = kwargs.get("update_fields")
+        changed = self._schedule_changed(update_fields)
+        if changed:
+            self.schedule_due_at = self.next_schedule_time(timezone.now())
+        if not self._state.adding:
+            kept = {"last_scheduled_at"} if changed else {"last_scheduled_at", "schedule_due_at"}
+            if update_fields is None:
+                update_fields = [
+                    field.name
+                    for field in self._meta.concrete_fields
+                    if not field.primary_key and field.name not in kept
+                ]
+            elif changed:
+                update_fields = {*update_fields, "schedule_due_at"}
+            kwargs["update_fields"] = update_fields
+        super().save(*args, **kwargs)
+        deferred = self.get_deferred_fields()
+        self._loaded_schedule = {
+            name: getattr(self, name) for name in SCHEDULE_FIELDS if name not in deferred
+        }
+
+    def refresh_from_db(
+        self, *args: Any, fields: Iterable[str] | None = None, **kwargs: Any
+    ) -> None:
+        super().refresh_from_db(*args, fields=fields, **kwargs)
+        # What was reloaded now counts as loaded, for save() to compare against.
+        reloaded = set(SCHEDULE_FIELDS if fields is None else fields) & set(SCHEDULE_FIELDS)
+        self._loaded_schedule = {
+            **getattr(self, "_loaded_schedule", {}),
+            **{name: self.__dict__[name] for name in reloaded if name in self.__dict__},
+        }
+
+    @classmethod
+    def from_db(
+        cls, db: str | None, field_names: Sequence[str], values: Sequence[Any], **kwargs: Any
+    ) -> Flow:
+        # **kwargs: Django 6.1 adds fetch_mode and warns when it is not passed on.
+        instance = super().from_db(db, field_names, values, **kwargs)
+        # The schedule as loaded, so save() knows whether it changed (Django's
+        # "Customizing model loading").
+        instance._loaded_schedule = {
+            name: value
+            for name, value in zip(field_names, values, strict=True)
+            if name in SCHEDULE_FIELDS
+        }
+        return instance
+
+    def clean(self) -> None:
+        super().clean()
+        starts, ends = self.schedule_starts, self.schedule_ends
+        if starts is not None and ends is not None and starts > ends:
+            raise ValidationError(
+                {
+                    "schedule_ends": ValidationError(
+                        _("The schedule's last day (%(ends)s) is before its first (%(starts)s)."),
+                        code="schedule_ends_before_start",
+                        params={"ends": ends.isoformat(), "starts": starts.isoformat()},
+                    )
+                }
+            )
+
+    def _schedule_changed(self, update_fields: Iterable[str] | None) -> bool:
+        loaded = getattr(self, "_loaded_schedule", None)
+        if self._state.adding or loaded is None:
+            return True
+        saved = SCHEDULE_FIELDS if update_fields is None else set(update_fields)
+        deferred = self.get_deferred_fields()
+        return any(
+            name in saved and name not in deferred and loaded.get(name) != getattr(self, name)
+            for name in SCHEDULE_FIELDS
+        )
+
+    def next_schedule_time(self, after: datetime) -> datetime | None:
+        """Return the first time after ``after`` that the flow's schedule falls due.
+
+        None if it has none: no schedule, an invalid one, switched off, the
+        flow disabled, or the last day of the schedule over.
+        """
+        if not (self.enabled and self.schedule_enabled and self.schedule):
+            return None
+        if cron_problem(self.schedule):
+            return None  # reported by the system checks (adminflow.E007)
+        tick = next_tick(self.schedule, after, starts=self.schedule_starts, ends=self.schedule_ends)
+        # In UTC, as the database gives it back: a time in autumn's repeated hour
+        # never equals one in another zone (PEP 495), even at the same instant.
+        return None if tick is None else tick.astimezone(UTC)
 
 
 class FlowRunQuerySet(models.QuerySet["FlowRun"]):
@@ -150,7 +253,10 @@ class FlowRun(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["flow", "-queued_at"], name="adminflow_run_flow_queued"),
+            # A flow's runs newest first, in exactly the changelists' order.
+            models.Index(fields=["flow", "-queued_at", "-id"], name="adminflow_run_flow_newest"),
+            # The changelist's order: its first page is read off the index, however many runs.
+            models.Index(fields=["-queued_at", "-id"], name="adminflow_run_queued"),
             models.Index(fields=["status", "heartbeat_at"], name="adminflow_run_status_beat"),
         ]
 
@@ -212,12 +318,21 @@ class StepRun(models.Model):
         return f"{self.name} ({self.status})"
 
     def transition_to(self, status: str, **fields: Any) -> None:
-        """Move to ``status`` (raising IllegalTransition if not allowed) and save."""
+        """Move to ``status`` (raising IllegalTransition if not allowed) and save.
+
+        If saving fails, the instance is left as it was, so the move can be tried again.
+        """
         check_transition(STEP_TRANSITIONS, f"step {self.name}", self.status, status)
+        before = {name: getattr(self, name) for name in ("status", *fields)}
         self.status = status
         for name, value in fields.items():
             setattr(self, name, value)
-        self.save(update_fields=["status", *fields])
+        try:
+            self.save(update_fields=["status", *fields])
+        except BaseException:
+            for name, value in before.items():
+                setattr(self, name, value)
+            raise
 
 
 class RunLog(models.Model):

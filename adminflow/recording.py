@@ -23,6 +23,7 @@ from .conf import adminflow_settings
 from .engine import FlowObserver, StepResult
 from .engine.config import redact
 from .models import FlowRun, RunLog, StepRun
+from .reconnect import retried_if_lost
 from .signals import step_run_finished
 from .states import FlowRunStatus, StepRunStatus
 
@@ -89,29 +90,53 @@ class RunRecorder(FlowObserver):
     # Observer calls, from the engine's threads
 
     def step_started(self, flow: str, step: StepResult) -> None:
-        self.step_rows[step.name].transition_to(StepRunStatus.RUNNING, started_at=step.started_at)
+        self._move_step(step.name, StepRunStatus.RUNNING, started_at=step.started_at)
+
+    def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
+        # Shown live: one UPDATE of one column, as the step's other fields have not changed.
+        row = self.step_rows[step.name]
+        row.attempts = step.attempts
+        StepRun.objects.filter(pk=row.pk).update(attempts=step.attempts)
+
+    def step_overdue(self, flow: str, step: StepResult) -> None:
+        try:
+            row = self.step_rows[step.name]
+            row.overdue = True
+            StepRun.objects.filter(pk=row.pk).update(overdue=True)
+        finally:
+            self._close_thread_connections()  # the step's timer thread, which now ends
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         try:
             row = self.step_rows[step.name]
-            row.transition_to(
+            self._move_step(
+                step.name,
                 str(step.status),
                 finished_at=step.finished_at,
                 duration=step.duration,
-                error=step.error or "",
-                traceback=step.traceback or "",
+                attempts=step.attempts,
+                overdue=step.overdue,
+                error=cut(step.error or "", self.max_line_length),
+                traceback=cut(step.traceback or "", self.max_line_length, keep_end=True),
             )
             send_robust(step_run_finished, self.run, step=row)
         finally:
             # A node's work on a worker thread ends here, whatever the step did with
             # the ORM: close what that thread opened rather than leak a connection.
-            if threading.current_thread() is not self.owner:
-                connections.close_all()
+            self._close_thread_connections()
+
+    def _move_step(self, name: str, status: str, **fields: Any) -> None:
+        """Record step ``name``'s new status, over a new connection if the server
+        closed this thread's (it may have been idle for as long as the step ran)."""
+        row = self.step_rows[name]
+        retried_if_lost(lambda: row.transition_to(status, **fields), StepRun)
+
+    def _close_thread_connections(self) -> None:
+        if threading.current_thread() is not self.owner:
+            connections.close_all()
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
-        if len(message) > self.max_line_length:
-            cut = len(message) - self.max_line_length
-            message = f"{message[: self.max_line_length]}… [{cut} more characters cut]"
+        message = cut(message, self.max_line_length)
         with self._lock:
             if self._kept >= self.max_lines:
                 self._dropped += 1
@@ -139,7 +164,9 @@ class RunRecorder(FlowObserver):
                 count = len(self._buffer) if count is None else count
                 batch, self._buffer = self._buffer[:count], self._buffer[count:]
             if batch:
-                RunLog.objects.bulk_create(batch, batch_size=self.batch_size)
+                retried_if_lost(
+                    lambda: RunLog.objects.bulk_create(batch, batch_size=self.batch_size), RunLog
+                )
 
     def _side_loop(self) -> None:
         next_beat = monotonic() + self.heartbeat_interval
@@ -151,7 +178,7 @@ class RunRecorder(FlowObserver):
                     if due := self._lines_due():
                         self.flush(due)
                     if monotonic() >= next_beat:
-                        self.heartbeat()
+                        retried_if_lost(self.heartbeat, FlowRun)
                         next_beat = monotonic() + self.heartbeat_interval
                 except Exception:
                     logger.exception("recording run %s failed; the run goes on", self.run.pk)
@@ -196,6 +223,19 @@ class RunRecorder(FlowObserver):
                 else "the run was ended elsewhere (marked stale?): no new step starts",
             )
             self.cancel_event.set()
+
+
+def cut(text: str, limit: int, *, keep_end: bool = False) -> str:
+    """Return ``text`` cut to ``limit`` characters, with a marker saying how many were dropped.
+
+    A traceback keeps its end, where the exception is; anything else its start.
+    """
+    if len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    if keep_end:
+        return f"[{dropped} characters cut] …{text[-limit:]}"
+    return f"{text[:limit]}… [{dropped} more characters cut]"
 
 
 def send_robust(signal: Any, run: FlowRun, **kwargs: Any) -> None:

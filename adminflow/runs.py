@@ -37,7 +37,8 @@ from .engine import (
 )
 from .loading import build_flow, get_flow_row
 from .models import Flow, FlowRun, StepRun
-from .recording import RunRecorder, metadata_from_json, metadata_to_json, send_robust
+from .reconnect import retried_if_lost
+from .recording import RunRecorder, cut, metadata_from_json, metadata_to_json, send_robust
 from .run_config import config_of_run, configure, configure_again, configure_flow
 from .signals import flow_run_finished, flow_run_started
 from .states import (
@@ -58,6 +59,7 @@ class FlowAlreadyRunning(AdminflowError):
     def __init__(self, flow: str, run_id: int, status: str) -> None:
         self.flow = flow
         self.run_id = run_id
+        self.status = status
         super().__init__(
             f"flow '{flow}' is already running: run {run_id} is {status}; "
             "wait for it to finish or cancel it first"
@@ -85,8 +87,11 @@ def start_run(
     modes: Mapping[str, str] | None = None,
     num_threads: int | None = None,
     resumed_from: FlowRun | None = None,
+    scheduled_for: datetime | None = None,
 ) -> FlowRun:
     """Queue a run of ``flow`` (a name or a row) and return it.
+
+    ``scheduled_for`` is the scheduled time a scheduled run is for.
 
     Raise UnknownFlow, FlowDisabled or FlowConfigError before writing
     anything, and FlowAlreadyRunning if the flow has an active run.
@@ -96,7 +101,15 @@ def start_run(
     configured = configure_flow(
         row, config=config, debug=debug, modes=modes, num_threads=num_threads
     )
-    return _queue(row, configured, trigger, user, debug=debug, resumed_from=resumed_from)
+    return _queue(
+        row,
+        configured,
+        trigger,
+        user,
+        debug=debug,
+        resumed_from=resumed_from,
+        scheduled_for=scheduled_for,
+    )
 
 
 def _check_enabled(row: Flow) -> None:
@@ -113,6 +126,7 @@ def _queue(
     debug: bool,
     resumed_from: FlowRun | None = None,
     metadata: dict[str, Any] | None = None,
+    scheduled_for: datetime | None = None,
 ) -> FlowRun:
     modes = {configured.storer_name: str(configured.storer_mode)}
     modes.update({name: str(step.mode) for name, step in configured.steps.items()})
@@ -126,6 +140,7 @@ def _queue(
         num_threads=configured.num_threads,
         resumed_from=resumed_from,
         metadata=metadata or {},
+        scheduled_for=scheduled_for,
     )
     for attempt in (1, 2):
         if _inserted(run):
@@ -210,6 +225,7 @@ def _run_recorded(
             else StepRunStatus.PENDING,
             depends_on=list(step.entry.depends_on),
             position=position,
+            time_limit=step.time_limit,
         )
         for position, (name, step) in enumerate(configured.steps.items())
     )
@@ -229,15 +245,19 @@ def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> bool
         "records_loaded": result.records_in,
         "records_stored": result.records_out if result.stored else None,
         "metadata": metadata_to_json(result.metadata, configured.secrets),
-        "error": result.error or "",
-        "traceback": result.traceback or "",
+        # As long as a log line at most: an exception's message may be any size.
+        "error": cut(result.error or "", adminflow_settings.MAX_LOG_LINE_LENGTH),
+        "traceback": cut(
+            result.traceback or "", adminflow_settings.MAX_LOG_LINE_LENGTH, keep_end=True
+        ),
     }
     # A DjangoRecordStorer says what it added, changed and removed; others say nothing.
     counts = getattr(configured.storer, "last_store_counts", None)
     if result.stored and counts is not None:
         fields.update(counts.run_fields())
     try:
-        _move(run, str(result.status), **fields)
+        # The last word on the run: said over a new connection if the server closed ours.
+        retried_if_lost(lambda: _move(run, str(result.status), **fields), FlowRun)
     except IllegalTransition:
         # Reaped as stale while it worked (a long pause): the first verdict stands.
         return False
@@ -248,8 +268,11 @@ def _abandon(run: FlowRun, tb: str) -> None:
     """Mark a run that stopped unexpectedly failed, with its steps, if it is still running."""
     now = timezone.now()
     error = f"the run stopped unexpectedly: {tb.strip().splitlines()[-1]}"
-    updated = FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.RUNNING).update(
-        status=FlowRunStatus.FAILED, finished_at=now, error=error, traceback=tb
+    updated = retried_if_lost(
+        lambda: FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.RUNNING).update(
+            status=FlowRunStatus.FAILED, finished_at=now, error=error, traceback=tb
+        ),
+        FlowRun,
     )
     if updated:
         _end_unfinished_steps(run, error, now)

@@ -1,10 +1,10 @@
 """Signals a host site can connect to, to react to runs without subclassing anything.
 
 Every signal is sent with ``sender=FlowRun``. Receivers run in the thread
-that sends: ``flow_run_started`` and ``flow_run_finished`` in the one
-executing the run (or cancelling or reaping it), ``step_run_finished`` in the
-engine's worker thread that ran the step. A receiver that raises is logged
-and ignored: reporting never breaks a run.
+that sends: ``flow_run_started``, ``flow_run_finished`` and
+``run_notification`` in the one executing the run (or cancelling or reaping
+it), ``step_run_finished`` in the engine's worker thread that ran the step.
+A receiver that raises is logged and ignored: reporting never breaks a run.
 """
 
 from __future__ import annotations
@@ -21,4 +21,16 @@ step_run_finished = Signal()
 """A step reached a finished status, whether or not it started; kwargs: ``run``, ``step``.
 
 Excluded steps are recorded as such before the run starts and send none.
+"""
+
+run_notification = Signal()
+"""A run's notice is due: it failed, or it succeeded and its flow reports successes.
+
+Sent whether or not the flow lists email recipients, after the email (if
+any) was tried, so a site can post the notice elsewhere (a chat channel, a
+pager). Kwargs: ``run``; ``event`` (``"failed"`` or ``"succeeded"``);
+``subject`` (one line); ``message`` (the email's text body); ``link`` (the
+run's admin page, absolute if ``ADMINFLOW["SITE_URL"]`` is set, else a path;
+None if the admin has no page for runs); ``recipients`` (the flow's email
+addresses, perhaps none). Not sent for cancelled runs.
 """

@@ -32,6 +32,7 @@ from .conf import adminflow_settings
 from .engine import Configs, ConfiguredFlow, RecordStorer
 from .engine.steps import Logger
 from .models import FlowRun, RecordChange
+from .reconnect import drop_if_lost
 from .record_layouts import (
     Entry,
     ModelLayout,
@@ -267,6 +268,9 @@ class DjangoRecordStorer(RecordStorer[T]):
             return
         layout = self.layout
         batch_size = adminflow_settings.STORE_BATCH_SIZE
+        # The run's steps may have taken long enough for the server to close the
+        # connection: begin over a new one rather than fail a run that did its work.
+        drop_if_lost(layout.db)
         with transaction.atomic(using=layout.db):
             # Deleting first lets a record step replace a record by one with the same key.
             if difference.removed:

@@ -32,6 +32,7 @@ from ..states import Trigger
 from ..tasks import enqueue_run
 from .display import change_link, format_duration, status_badge
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
+from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
 
@@ -39,6 +40,11 @@ CONFIG_HELP = _(
     "The config runs use, in the YAML that runflow --config reads; leave it empty to use "
     "the flow's default. Secrets are shown as ********: leave the mask as it is to keep "
     "the stored secret."
+)
+SCHEDULE_HELP = _(
+    "Runs start on schedule when <code>manage.py runflow --due</code> is called from cron "
+    "every minute, or while <code>manage.py flowscheduler</code> runs. Times already past "
+    "when a schedule is switched on or changed are not run."
 )
 SPEC_HELP = _(
     "For a flow defined as data: its storer and steps, by registered type name, "
@@ -107,14 +113,26 @@ def debug_run_selected_flows(
 def _run_subquery(field: str, *, active: bool) -> Subquery:
     """Return one field of a flow's active run, or of its latest finished run."""
     runs = FlowRun.objects.filter(flow=OuterRef("pk"))
-    runs = runs.active() if active else runs.finished()
-    return Subquery(runs.order_by("-queued_at", "-id").values(field)[:1])
+    if active:
+        # At most one (a constraint says so), found through that constraint's partial
+        # index; ordering it would make the database walk the flow's whole history.
+        return Subquery(runs.active().order_by().values(field)[:1])
+    return Subquery(runs.finished().order_by("-queued_at", "-id").values(field)[:1])
 
 
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     form = FlowForm
-    list_display = ["name", "short_description", "enabled", "last_run", "active_run"]
-    list_filter = ["enabled"]
+    list_display = [
+        "name",
+        "short_description",
+        "enabled",
+        "last_run",
+        "active_run",
+        "schedule_column",
+        "next_run",
+        "last_scheduled_run",
+    ]
+    list_filter = ["enabled", ScheduledFilter]
     search_fields = ["name", "description"]
     actions = [run_selected_flows, debug_run_selected_flows]
     readonly_fields = [
@@ -122,6 +140,8 @@ class FlowAdmin(admin.ModelAdmin):
         "steps_picture",
         "shown_config",
         "shown_spec",
+        "next_run",
+        "last_scheduled_run",
         "created_at",
         "updated_at",
     ]
@@ -141,6 +161,7 @@ class FlowAdmin(admin.ModelAdmin):
                 last_run_finished_at=_run_subquery("finished_at", active=False),
                 active_run_id=_run_subquery("pk", active=True),
                 active_run_status=_run_subquery("status", active=True),
+                **last_scheduled_run_annotations(),
             )
         )
 
@@ -207,6 +228,13 @@ class FlowAdmin(admin.ModelAdmin):
         ]
         if is_data_defined(obj):
             fieldsets.append((_("Spec"), {"fields": ["spec" if editable else "shown_spec"]}))
+        schedule: list[Any] = ["schedule", "schedule_enabled", ("schedule_starts", "schedule_ends")]
+        if obj is not None:
+            schedule.append(("next_run", "last_scheduled_run"))
+        fieldsets += [
+            (_("Schedule"), {"fields": schedule, "description": SCHEDULE_HELP}),
+            (_("Notifications"), {"fields": ["notify_emails", "notify_on_success"]}),
+        ]
         if obj is not None:
             fieldsets += [
                 (_("Steps"), {"fields": ["steps_picture"]}),

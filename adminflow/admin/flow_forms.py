@@ -16,6 +16,7 @@ from django import forms
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ..cron import site_zone
 from ..engine import AdminFlow, AdminflowError, ConfigProblem, FlowConfigError
 from ..engine.spec import parse_spec_text
 from ..loading import build_flow
@@ -68,7 +69,19 @@ class FlowForm(forms.ModelForm):
 
     class Meta:
         model = Flow
-        fields = ["name", "description", "enabled", "config", "spec"]
+        fields = [
+            "name",
+            "description",
+            "enabled",
+            "config",
+            "spec",
+            "schedule",
+            "schedule_enabled",
+            "schedule_starts",
+            "schedule_ends",
+            "notify_emails",
+            "notify_on_success",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +93,9 @@ class FlowForm(forms.ModelForm):
         if "spec" in self.fields:
             spec = stored_spec(self.instance)
             self.initial["spec"] = masked(spec, spec_sections, self.secret_keys)
+        if "schedule" in self.fields:
+            field = self.fields["schedule"]
+            field.help_text = f"{field.help_text} The site's time zone: {site_zone()}."
 
     def clean_config(self) -> Any:
         config = self.cleaned_data["config"]

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError, StepMode
@@ -218,6 +219,28 @@ def planned_steps(run: FlowRun) -> list[StepRun]:
     return steps
 
 
+def attempts_label(step: StepRun) -> str:
+    """Return how often a step was called, where that says something: it was retried.
+
+    A running step's attempts are its failed calls so far (the recorder
+    writes them as each one fails), so it is now on the next one.
+    """
+    if step.status == StepRunStatus.RUNNING and step.attempts:
+        return gettext("attempt %(number)d") % {"number": step.attempts + 1}
+    if step.attempts > 1:
+        return ngettext("%(count)d attempt", "%(count)d attempts", step.attempts) % {
+            "count": step.attempts
+        }
+    return ""
+
+
+def overdue_label(step: StepRun) -> str:
+    """Return a note for a step that ran past its time limit, while it runs and after."""
+    if not step.overdue or step.time_limit is None:
+        return ""
+    return gettext("over its %(limit)s limit") % {"limit": format_duration(step.time_limit)}
+
+
 def step_elapsed(step: StepRun, now: datetime) -> float | None:
     """Return how long a step took, or has taken so far if it is running."""
     if step.duration is not None:
@@ -247,6 +270,14 @@ class Bar:
     @property
     def status_class(self) -> str:
         return status_class(self.step.status)
+
+    @property
+    def attempts(self) -> str:
+        return attempts_label(self.step)
+
+    @property
+    def overdue(self) -> str:
+        return overdue_label(self.step)
 
 
 @dataclass(frozen=True)
@@ -374,6 +405,8 @@ def live_payload(
                 "status": bar.step.status,
                 "status_label": str(bar.step.get_status_display()),
                 "started": bar.started,
+                "attempts": bar.attempts,
+                "overdue": bar.overdue,
                 "duration": bar.duration,
                 "left": bar.left,
                 "width": bar.width,

@@ -1,13 +1,15 @@
 """A form field for JSON data edited as YAML, and where a config path sits in YAML text.
 
 Staff read and write configs as the YAML that ``runflow --config`` takes;
-the database keeps JSON. So the field parses with ``yaml.safe_load`` (never
-a loader that builds objects), turns dates into ISO text (which the config
-types accept) and refuses what JSON cannot hold.
+the database keeps JSON. So the field parses with the engine's safe, bounded
+loader (:mod:`adminflow.engine.documents`: no tag builds an object, no alias
+bomb gets through), turns dates into ISO text (which the config types
+accept) and refuses what JSON cannot hold.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Any
@@ -16,6 +18,7 @@ import yaml
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ..engine.documents import load_yaml as load_yaml_data
 from ..engine.yaml_errors import yaml_problem
 
 
@@ -33,7 +36,7 @@ def dump_yaml(value: Any) -> str:
 def load_yaml(text: str) -> Any:
     """Return the data in ``text``; raise ValidationError saying where the YAML is broken."""
     try:
-        return yaml.safe_load(text)
+        return load_yaml_data(text)
     except yaml.YAMLError as exc:
         where, problem = yaml_problem(exc)
         raise ValidationError(
@@ -60,6 +63,12 @@ def to_json(value: Any, path: str = "") -> Any:
         return converted
     if isinstance(value, list):
         return [to_json(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(
+            "%(path)s: %(value)s cannot be stored: JSON has no infinity or NaN",
+            code="invalid",
+            params={"path": path or "top level", "value": value},
+        )
     if value is None or isinstance(value, str | int | float | bool):
         return value
     raise ValidationError(

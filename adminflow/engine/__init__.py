@@ -6,6 +6,7 @@ from .errors import (
     ConfigProblem,
     FlowConfigError,
     MetadataConflictError,
+    RetryableError,
     StepContractError,
 )
 from .events import FlowObserver
@@ -13,6 +14,7 @@ from .executor import ThreadedExecutor
 from .flow import AdminFlow, ConfiguredFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
+from .retries import RetryPolicy
 from .steps import (
     AdminPropagateStep,
     AdminRecordStep,
@@ -44,6 +46,8 @@ __all__ = [
     "LoggingObserver",
     "MetadataConflictError",
     "RecordStorer",
+    "RetryPolicy",
+    "RetryableError",
     "RunResult",
     "RunStatus",
     "Secret",

@@ -8,6 +8,8 @@ user values against them and renders the "(type) description" strings of
 
 from __future__ import annotations
 
+import math
+import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +85,8 @@ _SCALARS: dict[type, str] = {
 
 _REQUIRED: Any = object()
 
+_LARGEST_FLOAT = int(sys.float_info.max)
+
 
 def type_label(kind: Any) -> str | None:
     """Return the name shown for a supported config type, or None if unsupported."""
@@ -125,6 +129,12 @@ class ConfigField:
 FLOW_FIELDS = (
     ConfigField("num_threads", int, "how many steps may run at the same time", 4),
     ConfigField("fail_fast", bool, "start no further step once one has failed", False),
+    ConfigField(
+        "time_limit",
+        float,
+        "seconds the whole run may take before it is cancelled; 0 for no limit",
+        0.0,
+    ),
 )
 
 
@@ -136,7 +146,21 @@ def shown_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list):
         return "[" + ", ".join(shown_value(v) for v in value) + "]"
-    return repr(value)
+    return safe_repr(value)
+
+
+def safe_repr(value: Any) -> str:
+    """Return ``repr(value)``, or its type's name where it has none (an int of 5,000 digits)."""
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def brief(value: Any, width: int = 60) -> str:
+    """Return ``value`` as a message shows it: its repr, cut to ``width`` characters."""
+    text = safe_repr(value)
+    return text if len(text) <= width else f"{text[: width - 3]}..."
 
 
 def parse_config_types(
@@ -209,7 +233,12 @@ def coerce(value: Any, kind: Any) -> Any:
             return value
     elif kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            # JSON (and so a stored config or run) has no infinity or NaN.
+            if isinstance(value, int) and abs(value) <= _LARGEST_FLOAT:
+                return float(value)
+            if isinstance(value, float) and math.isfinite(value):
+                return value
+            raise ValueError(f"expected a finite float, got {_describe_value(value)}")
     elif kind is str:
         if isinstance(value, str):
             return value
@@ -225,7 +254,7 @@ def coerce(value: Any, kind: Any) -> Any:
             try:
                 return datetime.fromisoformat(value)
             except ValueError:
-                raise ValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+                raise ValueError(f"expected an ISO 8601 datetime, got {brief(value)}") from None
     elif kind is date:
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
@@ -233,9 +262,10 @@ def coerce(value: Any, kind: Any) -> Any:
             try:
                 return date.fromisoformat(value)
             except ValueError:
-                raise ValueError(f"expected an ISO 8601 date, got {value!r}") from None
+                raise ValueError(f"expected an ISO 8601 date, got {brief(value)}") from None
     elif kind is list:
         if isinstance(value, list):
+            _check_json_data(value)
             return list(value)
     elif get_origin(kind) is list and isinstance(value, list):
         (item,) = get_args(kind)
@@ -247,6 +277,27 @@ def coerce(value: Any, kind: Any) -> Any:
                 raise ValueError(f"item {index}: {exc}") from None
         return out
     raise ValueError(f"expected {label}, got {_describe_value(value)}")
+
+
+def _check_json_data(value: Any, path: str = "") -> None:
+    """Raise ValueError unless ``value`` is JSON data, which a run's stored config can hold."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_json_data(item, f"{path}[{index}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"at {path}: keys must be text, got {brief(key)}")
+            _check_json_data(item, f"{path}.{key}" if path else key)
+    elif not (
+        value is None
+        or isinstance(value, str | bool | int)
+        or (isinstance(value, float) and math.isfinite(value))
+    ):
+        raise ValueError(
+            f"at {path}: expected text, numbers, booleans, null, lists or mappings, "
+            f"got {_describe_value(value)}"
+        )
 
 
 def _join(path: str, key: object) -> str:
@@ -300,7 +351,7 @@ def parse_mode(path: str, raw: Any, allowed: Sequence[StepMode]) -> StepMode | C
     if isinstance(raw, str) and raw in {mode.value for mode in allowed}:
         return StepMode(raw)
     choices = " | ".join(mode.value for mode in allowed)
-    return ConfigProblem(path, f"expected one of {choices}, got {raw!r}")
+    return ConfigProblem(path, f"expected one of {choices}, got {brief(raw)}")
 
 
 class Configs(Mapping[str, Any]):

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .config import MASK, ConfigField, Secret, StepMode
+from .config import FLOW_FIELDS, MASK, ConfigField, Secret, StepMode
 from .events import FlowObserver
 from .result import RunResult
+from .retries import RetryPolicy
 from .runner import FlowRun
 from .steps import AdminStep, CallPlan, StepKind
 from .storer import RecordStorer
@@ -38,6 +39,10 @@ class ConfiguredStep:
     mode: StepMode
     instance: AdminStep | None
     """None when the step is excluded: it is never built."""
+    retry: RetryPolicy
+    """The class's retry policy with the config's ``<step>-retry`` keys applied."""
+    time_limit: float | None
+    """Seconds the step should take (None: no limit), from the class or ``<step>-time_limit``."""
 
 
 class ConfiguredFlow:
@@ -63,6 +68,8 @@ class ConfiguredFlow:
         self.store_takes_debug = "debug" in inspect.signature(storer.set_records).parameters
         self.num_threads: int = settings["num_threads"]
         self.fail_fast: bool = settings["fail_fast"]
+        self.time_limit: float = settings["time_limit"]
+        """Seconds the run may take before it is cancelled; 0 for no limit."""
         self.storer_mode = storer_mode
         self.storer = storer
         self.steps = steps
@@ -131,12 +138,18 @@ def config_snapshot(
     storer_mode: StepMode,
     modes: Mapping[str, StepMode],
     values: Mapping[str, Mapping[str, Any]],
+    limits: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Return the effective config with secrets masked and dates as text: safe to persist."""
-    snapshot: dict[str, Any] = {key: settings[key] for key in ("num_threads", "fail_fast")}
+    """Return the effective config with secrets masked and dates as text: safe to persist.
+
+    A step's ``-retry`` and ``-time_limit`` keys (``limits``) are kept only
+    where the config gave them: without them the step class decides.
+    """
+    snapshot: dict[str, Any] = {field.name: settings[field.name] for field in FLOW_FIELDS}
     snapshot[f"{storer}-mode"] = str(storer_mode)
     snapshot[storer] = {k: _jsonable(v) for k, v in values[storer].items()}
     for name, mode in modes.items():
         snapshot[f"{name}-mode"] = str(mode)
         snapshot[name] = {k: _jsonable(v) for k, v in values[name].items()}
+        snapshot.update(limits.get(name, {}))
     return snapshot

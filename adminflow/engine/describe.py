@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .config import FLOW_FIELDS, STEP_MODES, STORER_MODES, ConfigField, Secret, StepMode
-from .steps import Configurable
+from .retries import RetryPolicy
+from .steps import AdminStep, Configurable
 
 if TYPE_CHECKING:
     from .flow import AdminFlow
+
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 
 
 def describe_config(flow: AdminFlow) -> dict[str, Any]:
@@ -36,18 +40,28 @@ def emit_config(flow: AdminFlow) -> str:
     ]
     for field in FLOW_FIELDS:
         lines += [*_comment(field.describe()), _yaml_line(field.name, field.default)]
+    lines += [
+        "# Any step may also take '<step>-retry: {max_attempts, backoff, max_backoff, jitter}'",
+        "# (how an error worth retrying is retried) and '<step>-time_limit' (seconds it should",
+        "# take; 0 for no limit). Where a step sets them itself, its values are shown.",
+    ]
     for name, kind, cls, fields in sections(flow):
         modes = STORER_MODES if kind == "storer" else STEP_MODES
         lines += ["", *_comment(f"{name} ({kind}): {cls.description}")]
         lines += [f"# {_describe_mode(kind, modes)}", _yaml_line(f"{name}-mode", "include")]
+        if issubclass(cls, AdminStep):
+            lines += _limit_lines(name, cls)
         if not fields:
             lines.append(_yaml_line(name, {}))
             continue
         lines.append(f"{_yaml_key(name)}:")
         for field in fields:
             lines += _comment(field.describe(), indent="  ")
-            if field.required or isinstance(field.default, Secret):
+            if field.required:
                 lines.append(f"  {_yaml_line(field.name, None)}  # required")
+            elif isinstance(field.default, Secret):
+                # Never written out; left out, the default (from the environment, say) is used.
+                lines.append(f"  # {_yaml_line(field.name, None)}  # left out: its default")
             else:
                 lines.append(f"  {_yaml_line(field.name, field.default)}")
     return "\n".join(lines) + "\n"
@@ -62,9 +76,23 @@ def sections(flow: AdminFlow) -> list[tuple[str, str, type[Configurable], Sequen
     return found
 
 
+def _limit_lines(name: str, cls: type[AdminStep]) -> list[str]:
+    """Return commented ``-retry`` / ``-time_limit`` lines for what a step class sets itself."""
+    lines = []
+    if cls.retry_on or cls.retry != RetryPolicy():
+        lines.append(f"# {_yaml_line(f'{name}-retry', asdict(cls.retry))}")
+    if cls.time_limit is not None:
+        lines.append(f"# {_yaml_line(f'{name}-time_limit', cls.time_limit)}")
+    return lines
+
+
 def _comment(text: str, indent: str = "") -> list[str]:
-    """Return ``text`` as YAML comment lines; a description may span several lines."""
-    return [f"{indent}# {line}".rstrip() for line in str(text).splitlines() or [""]]
+    """Return ``text`` as YAML comment lines; a description may span several lines.
+
+    YAML refuses control characters even in comments, so they are written escaped.
+    """
+    text = _NON_PRINTABLE.sub(lambda found: ascii(found.group())[1:-1], str(text))
+    return [f"{indent}# {line}".rstrip() for line in text.splitlines() or [""]]
 
 
 def _describe_mode(kind: str, modes: Sequence[StepMode]) -> str:
@@ -77,5 +105,7 @@ def _yaml_key(key: str) -> str:
 
 def _yaml_line(key: str, value: Any) -> str:
     """Return ``key: value`` as one line of YAML, quoting whatever needs it."""
-    flow_mapping = yaml.safe_dump({key: value}, default_flow_style=True, width=float("inf"))
+    flow_mapping = yaml.safe_dump(
+        {key: value}, default_flow_style=True, width=float("inf"), sort_keys=False
+    )
     return flow_mapping.strip()[1:-1]

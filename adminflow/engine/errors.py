@@ -62,3 +62,12 @@ class MetadataConflictError(AdminflowError):
 
 class StepContractError(AdminflowError):
     """Raise when a step breaks the calling contract (e.g. returns no list)."""
+
+
+class RetryableError(Exception):
+    """Raise from a step to say its failure is worth another attempt.
+
+    A step is called again for this exception (or a subclass) whatever its
+    ``retry_on`` says, up to its retry policy's ``max_attempts``. It is not an
+    :class:`AdminflowError`: step code raises it, not adminflow.
+    """

@@ -26,6 +26,20 @@ class FlowObserver:
     def step_started(self, flow: str, step: StepResult) -> None:
         """A step's method is about to be called."""
 
+    def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
+        """An attempt of a step failed with ``error``; it is called again in ``delay`` seconds.
+
+        ``step.attempts`` counts the calls made so far. A line saying the same
+        is logged too, so observers that only read the log miss nothing.
+        """
+
+    def step_overdue(self, flow: str, step: StepResult) -> None:
+        """A step has run past ``step.time_limit`` seconds and is still running.
+
+        Called from a timer thread, at most once per step, always before the
+        step's ``step_finished``. A line saying the same is logged too.
+        """
+
     def step_finished(self, flow: str, step: StepResult) -> None:
         """A step reached a final status, whether or not it ever started."""
 
@@ -54,6 +68,12 @@ class ObserverGroup(FlowObserver):
 
     def step_started(self, flow: str, step: StepResult) -> None:
         self._each("step_started", flow, step)
+
+    def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
+        self._each("step_retrying", flow, step, error, delay)
+
+    def step_overdue(self, flow: str, step: StepResult) -> None:
+        self._each("step_overdue", flow, step)
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         self._each("step_finished", flow, step)

@@ -85,6 +85,9 @@ class ThreadedExecutor:
         starts; those left are ``cancelled``. Running nodes always finish.
         ``on_not_started`` hears of each node that will never start, as soon
         as that is known. Raise ``graphlib.CycleError`` for a cyclic graph.
+        An exception that interrupts the calling thread (KeyboardInterrupt) is
+        raised at once, and no node starts after it; leaving the executor's
+        context waits for the running ones.
         """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_workers, self.thread_name_prefix)
@@ -141,10 +144,11 @@ class _GraphRun:
         self.outcomes: dict[str, NodeOutcome] = {}
         self.failed = False
         self.error: BaseException | None = None
+        self.interrupted = False
 
     def stop_status(self) -> StepStatus | None:
         """Return why no further node may start, if it may not."""
-        if self.cancel_event is not None and self.cancel_event.is_set():
+        if self.interrupted or (self.cancel_event is not None and self.cancel_event.is_set()):
             return StepStatus.CANCELLED
         if self.fail_fast and self.failed:
             return StepStatus.SKIPPED
@@ -153,6 +157,16 @@ class _GraphRun:
     # The coordinator
 
     def run(self) -> dict[str, NodeOutcome]:
+        try:
+            return self.coordinate()
+        except BaseException:
+            # The coordinator is interrupted (Ctrl-C, or SystemExit from a signal handler)
+            # or a worker loop failed: the loops still going start no further node, so
+            # that nothing runs after the caller has given the graph up.
+            self.interrupted = True
+            raise
+
+    def coordinate(self) -> dict[str, NodeOutcome]:
         while True:
             with self.lock:
                 self.release()

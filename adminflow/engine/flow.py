@@ -30,9 +30,22 @@ from .configured import ConfiguredFlow, ConfiguredStep, StepEntry, config_snapsh
 from .describe import describe_config, emit_config
 from .errors import ConfigProblem, FlowConfigError
 from .events import FlowObserver
+from .limits import configured_limit, limit_problem
 from .result import RunResult
-from .steps import STEP_BASES, AdminStep, CallPlan, Configurable, StepKind, plan_call
+from .retries import RetryPolicy, configured_policy
+from .steps import (
+    STEP_BASES,
+    AdminStep,
+    CallPlan,
+    Configurable,
+    StepKind,
+    plan_call,
+    retry_problems,
+)
 from .storer import RecordStorer
+
+STEP_KEY_SUFFIXES = ("-mode", "-retry", "-time_limit")
+"""A step's keys beside its section: ``<step>-mode``, ``<step>-retry``, ``<step>-time_limit``."""
 
 
 class AdminFlow:
@@ -125,6 +138,7 @@ class AdminFlow:
         if contract is None:  # read again, for messages that name this step
             problems += parse_config_types(name, cls.config_types)[1]
             problems += plan_call(name, cls, base.method_name, base)[1]
+            problems += retry_problems(name, cls)
         if problems or contract is None:
             raise FlowConfigError(self.name, problems)
         fields, call = contract
@@ -137,7 +151,7 @@ class AdminFlow:
         if name in self._steps:
             return [ConfigProblem(name, f"a {self._steps[name].kind} step named '{name}' exists")]
         reserved = {self.record_storer_name, *(f.name for f in FLOW_FIELDS)}
-        if name in reserved or name.endswith("-mode") or name.startswith("_"):
+        if name in reserved or name.endswith(STEP_KEY_SUFFIXES) or name.startswith("_"):
             return [ConfigProblem(name, "this name is taken by the storer or a flow setting")]
         return []
 
@@ -199,6 +213,8 @@ class AdminFlow:
         problems += flow_problems
         if isinstance(settings.get("num_threads"), int) and settings["num_threads"] < 1:
             problems.append(ConfigProblem("num_threads", "must be at least 1"))
+        if "time_limit" in settings and (problem := limit_problem(settings["time_limit"])):
+            problems.append(ConfigProblem("time_limit", problem))
 
         storer = self.record_storer_name
         storer_mode = self._mode(f"{storer}-mode", config, STORER_MODES, problems)
@@ -211,8 +227,10 @@ class AdminFlow:
         checked = set() if section_problems else {storer}
         values: dict[str, dict[str, Any]] = {storer: storer_values}
         modes: dict[str, StepMode] = {}
+        limits: dict[str, tuple[RetryPolicy, float | None, dict[str, Any]]] = {}
         for name, entry in self._steps.items():
             modes[name] = self._mode(f"{name}-mode", config, STEP_MODES, problems)
+            limits[name] = self._limits(name, entry, config, problems)
             excluded = modes[name] is StepMode.EXCLUDE
             values[name], section_problems = check_section(
                 name, entry.fields, config.get(name), require=not excluded
@@ -232,30 +250,55 @@ class AdminFlow:
                 entry,
                 modes[name],
                 self._build(name, entry.cls, values[name], problems) if name in checked else None,
+                retry=limits[name][0],
+                time_limit=limits[name][1],
             )
             for name, entry in self._steps.items()
         }
         if problems:
             raise FlowConfigError(self.name, self._redacted(problems, secrets))
-        snapshot = config_snapshot(settings, storer, storer_mode, modes, values)
+        given = {name: limit[2] for name, limit in limits.items()}
+        snapshot = config_snapshot(settings, storer, storer_mode, modes, values, given)
         assert isinstance(storer_instance, RecordStorer)
         return ConfiguredFlow(
             self, settings, storer_mode, storer_instance, steps, snapshot, secrets
         )
 
     def _unknown_keys(self, config: Mapping[str, Any]) -> list[ConfigProblem]:
-        sections = [self.record_storer_name, *self._steps]
-        known = {"_description", *(f.name for f in FLOW_FIELDS)}
-        known |= {*sections, *(f"{s}-mode" for s in sections)}
+        storer = self.record_storer_name
+        known = {"_description", *(f.name for f in FLOW_FIELDS), storer, f"{storer}-mode"}
+        known |= {f"{s}{suffix}" for s in self._steps for suffix in ("", *STEP_KEY_SUFFIXES)}
+        settings = ", ".join(f.name for f in FLOW_FIELDS)
         return [
             ConfigProblem(
                 str(key),
-                "unknown key (expected num_threads, fail_fast, a step or storer name, "
-                "or '<name>-mode')",
+                f"unknown key (expected {settings}, a step or storer name, '<name>-mode', "
+                "or a step's '<name>-retry' or '<name>-time_limit')",
             )
             for key in config
             if key not in known
         ]
+
+    @staticmethod
+    def _limits(
+        name: str, entry: StepEntry, config: Mapping[str, Any], problems: list[ConfigProblem]
+    ) -> tuple[RetryPolicy, float | None, dict[str, Any]]:
+        """Return a step's retry policy and time limit: its class's, as the config overrides them.
+
+        Also return the override keys the config gives, checked, for the snapshot.
+        """
+        retry_key, limit_key = f"{name}-retry", f"{name}-time_limit"
+        retry, given_retry, retry_problems = configured_policy(
+            retry_key, entry.cls.retry, config.get(retry_key)
+        )
+        time_limit, limit_problems = configured_limit(
+            limit_key, entry.cls.time_limit, config.get(limit_key)
+        )
+        problems += retry_problems + limit_problems
+        given: dict[str, Any] = {retry_key: given_retry} if given_retry else {}
+        if config.get(limit_key) is not None and not limit_problems:
+            given[limit_key] = time_limit or 0.0
+        return retry, time_limit, given
 
     def _mode(
         self,
@@ -340,7 +383,7 @@ class AdminFlow:
 def _step_contract(
     cls: type[AdminStep], kind: StepKind
 ) -> tuple[tuple[ConfigField, ...], CallPlan] | None:
-    """Return a step class's config fields and call plan, or None if either is unsound.
+    """Return a step class's config fields and call plan, or None if anything is unsound.
 
     Cached per class: reading signatures and schemas dominates building a
     large flow, and a large flow reuses a few step classes many times.
@@ -348,6 +391,6 @@ def _step_contract(
     base = STEP_BASES[kind]
     fields, schema_problems = parse_config_types(cls.__name__, cls.config_types)
     call, call_problems = plan_call(cls.__name__, cls, base.method_name, base)
-    if schema_problems or call_problems or call is None:
+    if schema_problems or call_problems or call is None or retry_problems(cls.__name__, cls):
         return None
     return tuple(fields), call

@@ -1,4 +1,8 @@
-"""Ready-made observers: a console printer and a bridge to Python ``logging``."""
+"""Ready-made observers: a console printer and a bridge to Python ``logging``.
+
+A retry or a step past its time limit reaches them as the WARNING line the
+run logs for it; their line for the finished step then says so again.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .events import FlowObserver
+from .limits import seconds_text
 from .result import RunResult, RunStatus, StepResult, StepStatus
 
 _RESET = "\033[0m"
@@ -28,6 +33,19 @@ _STATUS_COLOUR = {
     StepStatus.FAILED: "bad",
     StepStatus.UPSTREAM_FAILED: "bad",
 }
+
+
+def step_notes(step: StepResult) -> str:
+    """Return what a finished step's line adds: its retries and an overrun time limit.
+
+    A failed step's error already says after how many attempts it failed.
+    """
+    notes = []
+    if step.attempts > 1 and step.status is StepStatus.SUCCEEDED:
+        notes.append(f"after {step.attempts} attempts")
+    if step.overdue and step.time_limit is not None:
+        notes.append(f"over its time limit of {seconds_text(step.time_limit)}")
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 class ConsoleObserver(FlowObserver):
@@ -79,7 +97,8 @@ class ConsoleObserver(FlowObserver):
         status = self._paint(str(step.status), _STATUS_COLOUR.get(step.status, "muted"))
         took = f" in {step.duration:.2f}s" if step.duration is not None else ""
         error = f": {step.error}" if step.error else ""
-        self._write(f"{self._paint('[STEP]', 'step')} {step.name}: {status}{took}{error}")
+        notes = step_notes(step)
+        self._write(f"{self._paint('[STEP]', 'step')} {step.name}: {status}{took}{notes}{error}")
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         if level < self.min_level:
@@ -119,9 +138,10 @@ class LoggingObserver(FlowObserver):
         level = logging.ERROR if step.status is StepStatus.FAILED else logging.INFO
         self.logger.log(
             level,
-            "step %s %s%s",
+            "step %s %s%s%s",
             step.name,
             step.status,
+            step_notes(step),
             f": {step.error}" if step.error else "",
             extra={"flow": flow, "step": step.name},
         )

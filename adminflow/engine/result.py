@@ -62,6 +62,12 @@ class StepResult:
     """Seconds the step's method ran, from a monotonic clock."""
     error: str | None = None
     traceback: str | None = None
+    attempts: int = 0
+    """Calls of the step's method made: more than 1 once it was retried."""
+    time_limit: float | None = None
+    """Seconds the step should take; None for no limit."""
+    overdue: bool = False
+    """It ran past its time limit (and went on running)."""
 
 
 @dataclass
@@ -81,6 +87,8 @@ class RunResult:
     error: str | None = None
     """Why the run failed or was cancelled, in one line."""
     traceback: str | None = None
+    timed_out: bool = False
+    """The run's time limit passed, so it was cancelled (and counts as failed)."""
 
     @property
     def succeeded(self) -> bool:

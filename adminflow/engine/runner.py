@@ -5,11 +5,17 @@ change nothing outside the flow, so when one fails (or the run is cancelled
 before propagating) nothing is stored and a rerun is safe. Propagate steps
 write down what they did outside (invites, emails), so once that phase has
 started the records are stored even if one of them fails.
+
+A run's time limit cancels it the same way, so the same rule applies; a
+step's own time limit is only reported, as a running thread cannot be
+stopped. A step whose error is worth retrying is called again, with the
+same inputs, after a wait that the cancel event cuts short.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import traceback
 from collections.abc import Iterable
@@ -21,8 +27,10 @@ from .config import StepMode, redact
 from .errors import StepContractError
 from .events import FlowObserver, ObserverGroup
 from .executor import ThreadedExecutor
+from .limits import Alarm, seconds_text
 from .metadata import MetadataStore
 from .result import RunResult, RunStatus, StepResult, StepStatus
+from .retries import is_retryable
 from .steps import StepKind
 
 if TYPE_CHECKING:
@@ -78,12 +86,17 @@ class FlowRun:
         self.cancel_event = cancel_event or threading.Event()
         self.metadata = MetadataStore(initial_metadata)
         self.steps = {
-            name: StepResult(name, step.entry.kind, step.mode, step.entry.depends_on)
+            name: StepResult(
+                name, step.entry.kind, step.mode, step.entry.depends_on, time_limit=step.time_limit
+            )
             for name, step in plan.steps.items()
         }
         self.records: list[Any] = []
         self.locked_records: list[tuple[Any, threading.Lock]] = []
         self.result = RunResult(self.flow, RunStatus.SUCCEEDED, self.steps)
+        self.rng = random.Random()  # the jitter of this run's retries
+        self.clock: Alarm | None = None  # the run's time limit, if it has one
+        self.running_at_limit: list[str] = []
 
     def emit_log(self, source: str | None, level: int, message: str) -> None:
         self.observer.log(self.flow, source, level, redact(message, self.plan.secrets))
@@ -96,10 +109,15 @@ class FlowRun:
             if step.mode is StepMode.EXCLUDE:
                 step.status = StepStatus.EXCLUDED
         self.observer.run_started(self.flow, list(self.steps.values()))
+        if self.plan.time_limit > 0:
+            name = f"{self.flow}:time-limit"
+            self.clock = Alarm(self.plan.time_limit, self.time_up, name).start()
         try:
             self.execute()
         except Exception as exc:  # an engine fault must still end the run with a result
             self.fail(f"the run stopped unexpectedly: {type(exc).__name__}: {exc}")
+        finally:
+            self.stop_clock()
         self.end_pending(StepStatus.SKIPPED)
         result.metadata = self.metadata.snapshot()
         result.records_out = len(self.records)
@@ -128,6 +146,7 @@ class FlowRun:
                     self.end_pending(StepStatus.CANCELLED)
                     return
                 self.run_phase(executor, kind)
+        self.stop_clock()  # storing is all-or-nothing: the time limit may not cut it short
         self.store()
 
     def run_phase(self, executor: ThreadedExecutor, kind: StepKind) -> None:
@@ -150,17 +169,98 @@ class FlowRun:
         result.started_at = _now()
         self.observer.step_started(self.flow, result)
         started = perf_counter()
+        watch = None
+        if result.time_limit is not None:
+            watch = Alarm(
+                result.time_limit, lambda: self.report_overdue(result), f"{self.flow}:{name}:limit"
+            ).start()
         try:
-            self.call_step(name)
+            failure = self.call_with_retries(name)
+        finally:
+            if watch is not None:
+                watch.stop()  # before step_finished, so no overdue report can follow it
+        if failure is None:
             result.status = StepStatus.SUCCEEDED
-        except BaseException as exc:
-            result.status = StepStatus.FAILED
-            result.error = redact(f"{type(exc).__name__}: {exc}", self.plan.secrets)
-            result.traceback = redact(traceback.format_exc(), self.plan.secrets)
+        else:
+            self.record_failure(result, *failure)
         result.duration = perf_counter() - started
         result.finished_at = _now()
         self.observer.step_finished(self.flow, result)
         return result.status is StepStatus.SUCCEEDED
+
+    def call_with_retries(self, name: str) -> tuple[BaseException, str] | None:
+        """Call a step until it succeeds, fails with an error not worth retrying, or runs out.
+
+        Return None once it succeeds, else its last error and a note saying why
+        it was not retried when it could have been. Each failed attempt of a
+        step that may retry is logged with its error.
+        """
+        step = self.plan.steps[name]
+        result = self.steps[name]
+        policy = step.retry
+        while True:
+            result.attempts += 1
+            try:
+                self.call_step(name)
+                return None
+            except BaseException as exc:
+                error = exc
+            text = f"{type(error).__name__}: {error}"
+            attempt = f"attempt {result.attempts} of {policy.max_attempts} failed: {text}"
+            if not (isinstance(error, Exception) and is_retryable(error, step.entry.cls.retry_on)):
+                if result.attempts > 1:
+                    self.emit_log(name, logging.WARNING, f"{attempt}; not worth retrying")
+                return error, ""
+            if result.attempts >= policy.max_attempts:
+                if policy.max_attempts > 1:
+                    self.emit_log(name, logging.WARNING, f"{attempt}; giving up")
+                return error, ""
+            delay = policy.delay(result.attempts, self.rng)
+            self.emit_log(name, logging.WARNING, f"{attempt}; retrying in {delay:.2f} s")
+            self.observer.step_retrying(self.flow, result, redact(text, self.plan.secrets), delay)
+            if self.cancel_event.wait(delay):
+                stopped = (
+                    "the run's time limit was reached"
+                    if self.result.timed_out
+                    else "the run was cancelled"
+                )
+                return error, f"; not retried: {stopped}"
+
+    def record_failure(self, result: StepResult, error: BaseException, note: str) -> None:
+        after = f" (after {result.attempts} attempts)" if result.attempts > 1 else ""
+        result.status = StepStatus.FAILED
+        result.error = redact(f"{type(error).__name__}: {error}{after}{note}", self.plan.secrets)
+        result.traceback = redact("".join(traceback.format_exception(error)), self.plan.secrets)
+
+    def report_overdue(self, result: StepResult) -> None:
+        """Say that a step ran past its time limit; it goes on, as a thread cannot be stopped."""
+        assert result.time_limit is not None
+        result.overdue = True
+        self.emit_log(
+            result.name,
+            logging.WARNING,
+            f"still running after its time limit of {seconds_text(result.time_limit)}; "
+            "it keeps running, as a thread cannot be stopped",
+        )
+        self.observer.step_overdue(self.flow, result)
+
+    def time_up(self) -> None:
+        """Cancel the run, as its time limit has passed; running steps finish."""
+        self.running_at_limit = [
+            step.name for step in self.steps.values() if step.status is StepStatus.RUNNING
+        ]
+        self.result.timed_out = True  # before the cancel, so whoever sees the cancel sees why
+        self.emit_log(
+            None,
+            logging.WARNING,
+            f"the run's time limit of {seconds_text(self.plan.time_limit)} was reached: "
+            "no new step starts; running steps finish",
+        )
+        self.cancel_event.set()
+
+    def stop_clock(self) -> None:
+        if self.clock is not None:
+            self.clock.stop()
 
     def call_step(self, name: str) -> None:
         step = self.plan.steps[name]
@@ -217,13 +317,25 @@ class FlowRun:
         )
 
     def final_status(self) -> tuple[RunStatus, str | None]:
-        if self.has_failed():
-            failed = [s.name for s in self.steps.values() if s.status is StepStatus.FAILED]
-            return RunStatus.FAILED, f"failed steps: {', '.join(failed)}"
+        failed = [s.name for s in self.steps.values() if s.status is StepStatus.FAILED]
         cancelled = [s.name for s in self.steps.values() if s.status is StepStatus.CANCELLED]
+        if self.result.timed_out:
+            return RunStatus.FAILED, self.time_up_reason(failed, cancelled)
+        if self.has_failed():
+            return RunStatus.FAILED, f"failed steps: {', '.join(failed)}"
         if cancelled:
             return (
                 RunStatus.CANCELLED,
                 f"cancelled before these steps started: {', '.join(cancelled)}",
             )
         return RunStatus.SUCCEEDED, None
+
+    def time_up_reason(self, failed: list[str], cancelled: list[str]) -> str:
+        reason = f"the run's time limit of {seconds_text(self.plan.time_limit)} was reached"
+        if self.running_at_limit:
+            reason += f" while these steps were running: {', '.join(self.running_at_limit)}"
+        if cancelled:
+            reason += f"; cancelled before these steps started: {', '.join(cancelled)}"
+        if failed:
+            reason += f"; failed steps: {', '.join(failed)}"
+        return reason

@@ -6,10 +6,10 @@ fault is reported with its place in the spec (``steps[2].depends_on[0]``)::
 
     name: roster-sync
     description: Keep the roster in step with the registrar.
-    settings: {num_threads: 4}
+    settings: {num_threads: 4, time_limit: 600}
     storer: {type: RosterStorer, name: roster, config: {...}}
     steps:
-      - {name: import-roster, type: ImportRoster, kind: record, config: {...}}
+      - {name: import-roster, type: ImportRoster, kind: record, retry: {max_attempts: 5}}
       - {name: assign-groups, type: AssignGroups, kind: update, depends_on: [check]}
 """
 
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .config import FLOW_FIELDS, brief
+from .documents import load_json, load_yaml
 from .errors import ConfigProblem, FlowConfigError
 from .steps import AdminStep, StepKind
 from .storer import RecordStorer
@@ -34,13 +35,18 @@ if TYPE_CHECKING:
 
 SPEC_KEYS = {"name", "description", "settings", "storer", "steps"}
 STORER_KEYS = {"type", "name", "config", "mode"}
-STEP_KEYS = {"name", "type", "kind", "depends_on", "config", "mode"}
+STEP_KEYS = {"name", "type", "kind", "depends_on", "config", "mode", "retry", "time_limit"}
+INLINE_KEYS = ("mode", "retry", "time_limit")
+"""A storer's or step's keys that stand beside its section in a config, as ``<name>-<key>``."""
+SETTINGS = tuple(field.name for field in FLOW_FIELDS)
 
 
 def _import_dotted(path: str) -> Any:
+    """Return what ``package.module.Name`` names; raise ImportError for anything else."""
     module_name, _, attribute = path.rpartition(".")
-    if not module_name:
-        raise ImportError(path)
+    # importlib takes ".x" as relative and refuses NUL with errors other than ImportError.
+    if not module_name or not all(part.isidentifier() for part in path.split(".")):
+        raise ImportError("not a dotted path of Python names")
     return getattr(importlib.import_module(module_name), attribute)
 
 
@@ -69,13 +75,13 @@ class _SpecReader:
 
     def name(self, path: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
-            self.problem(path, f"expected a non-empty name, got {value!r}")
+            self.problem(path, f"expected a non-empty name, got {brief(value)}")
             return ""
         return value
 
     def resolve(self, path: str, type_name: Any, base: type, label: str) -> type | None:
         if not isinstance(type_name, str) or not type_name:
-            self.problem(path, f"expected a registered type name, got {type_name!r}")
+            self.problem(path, f"expected a registered type name, got {brief(type_name)}")
             return None
         cls = self.step_types.get(type_name)
         if cls is None and "." in type_name:
@@ -83,6 +89,9 @@ class _SpecReader:
                 cls = _import_dotted(type_name)
             except (ImportError, AttributeError) as exc:
                 self.problem(path, f"cannot import '{type_name}': {exc}")
+                return None
+            except Exception as exc:  # the module itself failed while importing
+                self.problem(path, f"cannot import '{type_name}': {type(exc).__name__}: {exc}")
                 return None
         if cls is None:
             known = ", ".join(sorted(self.step_types)) or "none registered"
@@ -97,11 +106,11 @@ class _SpecReader:
 def parse_spec_text(text: str | bytes) -> Any:
     """Return the data in a spec written as JSON or YAML; raise FlowConfigError if unreadable."""
     try:
-        return json.loads(text)
-    except ValueError:
-        pass  # not JSON: YAML (a superset of most JSON) has the final word
+        return load_json(text)
+    except (ValueError, yaml.YAMLError):
+        pass  # not JSON, or too big: YAML (a superset of most JSON) has the final word
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         where, problem = yaml_problem(exc)
         raise FlowConfigError(
@@ -126,7 +135,7 @@ def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> A
     description = spec.get("description", "")
     if not isinstance(description, str):
         reader.problem("description", "expected a string")
-    settings = reader.mapping("settings", spec.get("settings", {}), {"num_threads", "fail_fast"})
+    settings = reader.mapping("settings", spec.get("settings", {}), set(SETTINGS))
     default_config: dict[str, Any] = dict(settings)
 
     storer = reader.mapping("storer", spec.get("storer"), STORER_KEYS)
@@ -184,11 +193,12 @@ def _add_step(reader: _SpecReader, flow: AdminFlow, entry: dict[str, Any]) -> No
 
 
 def _section(source: Mapping[str, Any], name: str, config: dict[str, Any]) -> None:
-    """Fold a storer's or step's inline ``config`` and ``mode`` into the flow config."""
+    """Fold a storer's or step's inline ``config``, ``mode`` and limits into the flow config."""
     if "config" in source:
         config[name] = source["config"]
-    if "mode" in source:
-        config[f"{name}-mode"] = source["mode"]
+    for key in INLINE_KEYS:
+        if key in source:
+            config[f"{name}-{key}"] = source[key]
 
 
 def _read_steps(
@@ -210,12 +220,12 @@ def _read_steps(
         if "kind" in step and step["kind"] not in list(StepKind):
             reader.problem(
                 f"{path}.kind",
-                f"expected one of {' | '.join(StepKind)}, got {step['kind']!r}",
+                f"expected one of {' | '.join(StepKind)}, got {brief(step['kind'])}",
             )
         elif "kind" in step and cls is not None and step["kind"] != kind:
             reader.problem(
                 f"{path}.kind",
-                f"'{step.get('type')}' is a {kind} step, not {step['kind']!r}",
+                f"'{step.get('type')}' is a {kind} step, not {brief(step['kind'])}",
             )
         depends_on = step.get("depends_on", [])
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
@@ -286,7 +296,7 @@ def flow_to_spec(flow: AdminFlow, step_types: Mapping[str, type] | None = None) 
         return names.get(cls) or f"{cls.__module__}.{cls.__qualname__}"
 
     config = flow.default_config
-    settings = {k: config[k] for k in ("num_threads", "fail_fast") if k in config}
+    settings = {k: config[k] for k in SETTINGS if k in config}
     spec: dict[str, Any] = {"name": flow.name, "description": flow.description}
     if settings:
         spec["settings"] = settings
@@ -312,6 +322,7 @@ def _inline(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     inline = {}
     if name in config:
         inline["config"] = config[name]
-    if f"{name}-mode" in config:
-        inline["mode"] = config[f"{name}-mode"]
+    for key in INLINE_KEYS:
+        if f"{name}-{key}" in config:
+            inline[key] = config[f"{name}-{key}"]
     return inline

@@ -19,6 +19,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .config import Configs
 from .errors import ConfigProblem
+from .limits import limit_problem
+from .retries import RetryPolicy
 
 T = TypeVar("T")
 
@@ -54,10 +56,24 @@ class Configurable:
 
 
 class AdminStep(Configurable):
-    """Base of every step; subclass one of the three kinds below."""
+    """Base of every step; subclass one of the three kinds below.
+
+    A step is called again, after a growing wait, when it raises
+    :class:`RetryableError` or one of the exception types in ``retry_on``;
+    ``retry`` caps the attempts and the waits. ``time_limit`` is the seconds
+    the step should take: past it the run reports the step overdue, and the
+    step keeps running, as a thread cannot be stopped. A flow config may set
+    both per step, as ``<step>-retry`` and ``<step>-time_limit``.
+    """
 
     kind: ClassVar[StepKind]
     method_name: ClassVar[str]
+    retry_on: ClassVar[tuple[type[Exception], ...]] = ()
+    """Exception types worth another attempt, besides RetryableError."""
+    retry: ClassVar[RetryPolicy] = RetryPolicy()
+    """How many attempts at most, and how long to wait between them."""
+    time_limit: ClassVar[float | None] = None
+    """Seconds the step should take; None for no limit."""
 
 
 class AdminRecordStep(AdminStep, Generic[T]):
@@ -78,7 +94,13 @@ class AdminRecordStep(AdminStep, Generic[T]):
 
 
 class AdminUpdateStep(AdminStep, Generic[T]):
-    """Work out new state in the records; must change nothing outside the flow."""
+    """Work out new state in the records; must change nothing outside the flow.
+
+    A retried update step is called again with the records as its failed
+    attempt left them, while other update steps may be changing theirs: it
+    should own its own fields of each record and work them out again from
+    their inputs on every attempt, never build on what an attempt left.
+    """
 
     kind = StepKind.UPDATE
     method_name = "update_records"
@@ -96,7 +118,13 @@ class AdminUpdateStep(AdminStep, Generic[T]):
 
 
 class AdminPropagateStep(AdminStep, Generic[T]):
-    """Make the outside world match the records; in debug mode, only say what it would do."""
+    """Make the outside world match the records; in debug mode, only say what it would do.
+
+    Declare retries only for a step that is idempotent: one that can repeat
+    what a failed attempt already did outside (an invite sent, an email
+    queued) without doing it twice, e.g. by checking the outside first or by
+    writing down each change in its record as soon as it is made.
+    """
 
     kind = StepKind.PROPAGATE
     method_name = "propagate_records"
@@ -174,3 +202,33 @@ def plan_call(
                 )
             )
     return (None if problems else CallPlan(method, tuple(arguments))), problems
+
+
+def retry_problems(owner: str, cls: type) -> list[ConfigProblem]:
+    """Return what is wrong with a step class's ``retry_on``, ``retry`` and ``time_limit``."""
+    problems = []
+    retry_on = getattr(cls, "retry_on", ())
+    if not isinstance(retry_on, tuple | list) or not all(
+        inspect.isclass(kind) and issubclass(kind, Exception) for kind in retry_on
+    ):
+        problems.append(
+            ConfigProblem(
+                owner,
+                f"{cls.__name__}.retry_on must be a tuple of exception classes, got {retry_on!r}",
+            )
+        )
+    retry = getattr(cls, "retry", None)
+    if not isinstance(retry, RetryPolicy):
+        problems.append(
+            ConfigProblem(owner, f"{cls.__name__}.retry must be a RetryPolicy, got {retry!r}")
+        )
+    time_limit = getattr(cls, "time_limit", None)
+    if time_limit is not None and (limit_problem(time_limit) is not None or time_limit == 0):
+        problems.append(
+            ConfigProblem(
+                owner,
+                f"{cls.__name__}.time_limit must be None or a number of seconds above 0, "
+                f"got {time_limit!r}",
+            )
+        )
+    return problems

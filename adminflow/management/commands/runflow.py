@@ -2,11 +2,17 @@
 
 A thin shell over :mod:`adminflow.runs`. Exit codes scripts can trust: 0 the
 run succeeded, 1 it failed or was cancelled, 2 bad usage or config (nothing
-written), 3 the flow is already running. Ctrl-C cancels the run cleanly:
-no new step starts, running steps finish, the store rule applies.
+written), 3 the flow is already running. Ctrl-C or SIGTERM cancels the run
+cleanly: no new step starts, running steps finish, the store rule applies.
 
 With ``--enqueue`` the run is queued for a Tasks worker instead (see
 :mod:`adminflow.tasks`): 0 once it is queued, 1 if the backend refused it.
+
+With ``--due`` it starts every flow whose schedule fell due (see
+:mod:`adminflow.scheduler`), running them here one after another, or queueing
+them with ``--enqueue``: 0 if every one started (and, run here, succeeded),
+1 otherwise. A flow skipped because it is still running is not a failure.
+Safe to call from cron every minute on several machines at once.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -26,18 +31,24 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from adminflow.engine import AdminflowError, ConsoleObserver, FlowConfigError
+from adminflow.engine.documents import DocumentFileError, load_json, load_yaml, read_text_file
 from adminflow.engine.yaml_errors import yaml_problem
 from adminflow.loading import build_flow, get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.registry import flow_registry
 from adminflow.run_config import configure_flow
-from adminflow.runs import FlowAlreadyRunning, execute_run, resume_run, start_run
+from adminflow.runs import FlowAlreadyRunning, cancel_run, execute_run, resume_run, start_run
+from adminflow.scheduler import enqueue_due_runs, start_due_runs
 from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import enqueue_run
 
 USAGE = 2
 ALREADY_RUNNING = 3
+# The signals that cancel a run cleanly: Ctrl-C, and what supervisors send to stop a process.
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RUN_OPTIONS = ("config", "debug", "mode", "threads")
+# The ways to run with no flow name; --due may be combined with --enqueue.
+STANDALONE = ("due", "list", "resume")
 
 
 def usage_error(message: str) -> CommandError:
@@ -48,8 +59,11 @@ class Command(BaseCommand):
     help = (
         "Run a flow in this process with live output and record the run; or queue it for "
         "a background worker (--enqueue), check its config (--validate), print a config "
-        "template (--describe), list flows (--list) or resume a failed run (--resume)."
+        "template (--describe), list flows (--list), resume a failed run (--resume) or "
+        "start the flows whose schedule fell due (--due)."
     )
+    # Set by the first Ctrl-C or SIGTERM: a --due batch then starts no further run.
+    interrupted = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("flow", nargs="?", help="The name of the flow.")
@@ -71,6 +85,13 @@ class Command(BaseCommand):
             help="Set one step's mode (include, exclude or debug); repeatable.",
         )
         parser.add_argument("--threads", type=int, metavar="N", help="Run up to N steps at once.")
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help="Start every flow whose schedule fell due since its last scheduled run, "
+            "once however many times were missed; with --enqueue, queue them for a worker. "
+            "For cron: safe to call every minute, on several machines at once.",
+        )
         what = parser.add_mutually_exclusive_group()
         what.add_argument(
             "--enqueue",
@@ -94,7 +115,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.check_usage(options)
         try:
-            if options["list"]:
+            if options["due"]:
+                self.start_due(options)
+            elif options["list"]:
                 self.list_flows()
             elif options["resume"] is not None:
                 self.resume(options)
@@ -122,18 +145,21 @@ class Command(BaseCommand):
             raise usage_error(str(exc)) from None
 
     def check_usage(self, options: dict[str, Any]) -> None:
-        standalone = "--list" if options["list"] else None
-        if options["resume"] is not None:
-            standalone = "--resume"
-        if standalone is None:
+        given = {name for name in STANDALONE if options[name] not in (None, False)}
+        given |= {name for name in ("validate", "describe", *RUN_OPTIONS) if options[name]}
+        chosen = [name for name in STANDALONE if name in given]
+        if not chosen:
             if not options["flow"]:
                 raise usage_error("name the flow to run (or use --list to see the flows)")
             return
-        given = [f"--{name}" for name in RUN_OPTIONS if options[name]]
+        # argparse already keeps --enqueue, --validate and --describe from --list and --resume.
+        standalone = chosen[0]
+        order = [*STANDALONE, "validate", "describe", *RUN_OPTIONS]
+        others = [f"--{name}" for name in order if name in given and name != standalone]
         if options["flow"]:
-            given.insert(0, f"a flow name ('{options['flow']}')")
-        if given:
-            raise usage_error(f"{standalone} cannot be combined with {', '.join(given)}")
+            others.insert(0, f"a flow name ('{options['flow']}')")
+        if others:
+            raise usage_error(f"--{standalone} cannot be combined with {', '.join(others)}")
 
     # Running
 
@@ -152,10 +178,7 @@ class Command(BaseCommand):
         run.refresh_from_db()
         # Failed here: the backend refused the task (or an immediate backend ran it at once).
         if run.status in (FlowRunStatus.FAILED, FlowRunStatus.CANCELLED):
-            why = f": {run.error}" if run.error else ""
-            raise CommandError(
-                f"run {run.pk} of flow '{run.flow.name}' {run.status}{why}", returncode=1
-            )
+            raise CommandError(run_outcome(run), returncode=1)
         if options["verbosity"] == 0:
             self.stdout.write(str(run.pk))
         else:
@@ -170,7 +193,12 @@ class Command(BaseCommand):
         self.run_and_report(options, lambda: resume_run(failed, trigger=Trigger.COMMAND))
 
     def run_and_report(self, options: dict[str, Any], start: Callable[[], FlowRun]) -> None:
-        run = start()
+        run = self.execute_and_report(options, start())
+        if run.status != FlowRunStatus.SUCCEEDED:
+            raise CommandError(run_outcome(run), returncode=1)
+
+    def execute_and_report(self, options: dict[str, Any], run: FlowRun) -> FlowRun:
+        """Execute the queued ``run`` here with live output and a summary; return it, finished."""
         console = ConsoleObserver(
             self.stdout,
             min_level=verbosity_level(options["verbosity"]),
@@ -178,7 +206,7 @@ class Command(BaseCommand):
         )
         cancel = threading.Event()
         try:
-            with self.cancel_on_sigint(cancel):
+            with self.cancel_on_signals(cancel):
                 run = execute_run(run, observers=[console], cancel_event=cancel)
         except KeyboardInterrupt:
             raise CommandError(
@@ -186,15 +214,45 @@ class Command(BaseCommand):
                 returncode=1,
             ) from None
         self.write_summary(run)
-        if run.status != FlowRunStatus.SUCCEEDED:
-            why = f": {run.error}" if run.error else ""
-            raise CommandError(
-                f"run {run.pk} of flow '{run.flow.name}' {run.status}{why}", returncode=1
-            )
+        return run
+
+    # Scheduled runs
+
+    def start_due(self, options: dict[str, Any]) -> None:
+        due = enqueue_due_runs() if options["enqueue"] else start_due_runs()
+        for line in due.lines(options["verbosity"]):
+            self.stdout.write(line)
+        failures = list(due.errors)
+        if not options["enqueue"]:
+            failures += self.execute_due(due.started, options)
+        if failures:
+            raise CommandError("\n".join(failures), returncode=1)
+
+    def execute_due(self, runs: list[FlowRun], options: dict[str, Any]) -> list[str]:
+        """Execute the runs here, one after another; return the outcomes of the unsuccessful.
+
+        Ctrl-C cancels the run in progress and the ones still waiting, which
+        are never left queued with nothing to execute them.
+        """
+        failures = []
+        waiting = list(runs)
+        try:
+            while waiting and not self.interrupted:
+                run = self.execute_and_report(options, waiting.pop(0))
+                if run.status != FlowRunStatus.SUCCEEDED:
+                    failures.append(run_outcome(run))
+        finally:
+            failures += [run_outcome(cancel_run(run)) for run in waiting]
+        return failures
 
     @contextmanager
-    def cancel_on_sigint(self, cancel: threading.Event) -> Iterator[None]:
-        """Turn the first Ctrl-C into a clean cancel; a second one interrupts as usual.
+    def cancel_on_signals(self, cancel: threading.Event) -> Iterator[None]:
+        """Turn the first Ctrl-C or SIGTERM into a clean cancel; a second one interrupts.
+
+        SIGTERM is how a supervisor (systemd, a container runtime) stops a
+        process: the run ends cancelled, as with Ctrl-C, rather than killed and
+        left running until it is reaped. A second signal of either kind raises
+        KeyboardInterrupt: no store, and the run is marked failed.
 
         The engine coordinates from this (the main) thread, which is where
         Python runs signal handlers; elsewhere no handler can be installed.
@@ -203,18 +261,24 @@ class Command(BaseCommand):
             yield
             return
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            signal.signal(signal.SIGINT, previous)
+        def on_signal(signum: int, frame: Any) -> None:
+            for handled in previous:
+                signal.signal(handled, signal.default_int_handler)
+            self.interrupted = True
             cancel.set()
             self.stderr.write(
                 "Cancelling: no new step starts, running steps finish (Ctrl-C again to stop now)."
+                if signum == signal.SIGINT
+                else "Cancelling on SIGTERM: no new step starts, running steps finish "
+                "(a second SIGTERM stops now)."
             )
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
+        previous = {signum: signal.signal(signum, on_signal) for signum in CANCEL_SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def write_summary(self, run: FlowRun) -> None:
         rows = [
@@ -278,6 +342,12 @@ class Command(BaseCommand):
         self.write_table(("FLOW", "ENABLED", "LAST RUN"), sorted(rows))
 
 
+def run_outcome(run: FlowRun) -> str:
+    """Return how an unsuccessful run ended, with its error: the command's error message."""
+    why = f": {run.error}" if run.error else ""
+    return f"run {run.pk} of flow '{run.flow.name}' {run.status}{why}"
+
+
 def verbosity_level(verbosity: int) -> int:
     """Return the lowest log level shown: none at 0, INFO at 1, DEBUG from 2."""
     return {0: logging.CRITICAL + 1, 1: logging.INFO}.get(verbosity, logging.DEBUG)
@@ -285,12 +355,12 @@ def verbosity_level(verbosity: int) -> int:
 
 def read_config(path: str) -> dict[str, Any]:
     """Return the config in a YAML or JSON file; raise a usage error naming the file."""
+    is_json = path.endswith(".json")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise usage_error(f"cannot read config file '{path}': {exc}") from None
-    try:
-        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        text = read_text_file(path, "config file")
+        data = load_json(text) if is_json else load_yaml(text)
+    except DocumentFileError as exc:
+        raise usage_error(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise usage_error(
             f"config file '{path}' is not valid JSON: {exc.msg} at line {exc.lineno}, "
@@ -298,7 +368,8 @@ def read_config(path: str) -> dict[str, Any]:
         ) from None
     except yaml.YAMLError as exc:
         where, problem = yaml_problem(exc)
-        raise usage_error(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+        kind = "JSON" if is_json else "YAML"
+        raise usage_error(f"config file '{path}' is not valid {kind}{where}: {problem}") from None
     if not isinstance(data, dict):
         raise usage_error(
             f"config file '{path}' must hold a mapping of config keys "

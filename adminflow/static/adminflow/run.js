@@ -78,6 +78,10 @@
         return;
       }
       setBadge(row.querySelector('[data-step-field="status"] .adminflow-badge'), step.status, step.status_label);
+      row.querySelector('[data-step-field="attempts"]').textContent = step.attempts;
+      const overdue = row.querySelector('[data-step-field="overdue"]');
+      overdue.textContent = step.overdue;
+      overdue.hidden = !step.overdue;
       row.querySelector('[data-step-field="duration"]').textContent = step.duration;
       const bar = row.querySelector("[data-bar]");
       bar.setAttribute("x", step.left);
