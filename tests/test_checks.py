@@ -185,6 +185,37 @@ def test_good_stored_flows_pass():
     assert adminflow_messages(databases=["default"]) == []
 
 
+# E007: stored schedules
+
+
+@pytest.mark.django_db
+def test_an_invalid_schedule_written_past_validation_is_reported_with_the_reason():
+    row, _ = Flow.objects.get_or_create(name="numbers")
+    # A data migration or a queryset update does not run the field's validator.
+    Flow.objects.filter(pk=row.pk).update(schedule="0 25 * * *")
+
+    with pytest.raises(SystemCheckError) as excinfo:
+        call_command("check", databases=["default"], stdout=StringIO(), stderr=StringIO())
+
+    assert (
+        "numbers: (adminflow.E007) flow 'numbers' has an invalid schedule, so it is never run "
+        "on schedule: '0 25 * * *' is not a valid cron expression: bad hour"
+    ) in str(excinfo.value)
+    (error,) = adminflow_messages(databases=["default"])
+    assert error.id == "adminflow.E007"
+    assert error.obj == row
+    assert error.hint == "Correct or clear the schedule on the Flow row, in the admin."
+    assert adminflow_messages() == []  # rows are read only when a database is named
+
+
+@pytest.mark.django_db
+def test_valid_and_blank_schedules_pass():
+    Flow.objects.update_or_create(name="numbers", defaults={"schedule": "*/15 8-18 * * 1-5"})
+    Flow.objects.update_or_create(name="numbers-debuggable", defaults={"schedule": ""})
+
+    assert adminflow_messages(databases=["default"]) == []
+
+
 def test_an_unknown_tasks_backend_is_reported(settings):
     settings.ADMINFLOW = {"TASK_BACKEND": "nowhere"}
 

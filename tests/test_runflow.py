@@ -370,8 +370,8 @@ def test_an_invalid_config_in_a_file_exits_2_with_every_problem(greeter, tmp_pat
     assert out == ""
     assert err == (
         "CommandError: flow 'greeter': 3 configuration problems:\n"
-        "  - extra: unknown key (expected num_threads, fail_fast, a step or storer name, "
-        "or '<name>-mode')\n"
+        "  - extra: unknown key (expected num_threads, fail_fast, time_limit, a step or "
+        "storer name, '<name>-mode', or a step's '<name>-retry' or '<name>-time_limit')\n"
         "  - greet.greeting: missing required key (str) what to say\n"
         "  - greet.times: expected int, got str 'often'\n"
         f"(config read from {path})\n"
@@ -495,14 +495,12 @@ def django_process(*args: str) -> list[str]:
     return [sys.executable, "-m", "django", *args, "--settings=tests.settings"]
 
 
-@pytest.fixture
-def site_env(tmp_path) -> dict[str, str]:
-    """The environment of a subprocess using a migrated SQLite file with the stdin flow."""
+def site_with(tmp_path, code: str) -> dict[str, str]:
+    """Migrate a SQLite file, run ``code`` in its shell; return the environment that uses it."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONUNBUFFERED"] = "1"
-    create = f"from adminflow.models import Flow; Flow.objects.create(name='wait-for-stdin', spec={STDIN_FLOW_SPEC!r})"
-    for args in (["migrate", "-v0"], ["shell", "-v0", "-c", create]):
+    for args in (["migrate", "-v0"], ["shell", "-v0", "-c", code]):
         done = subprocess.run(
             django_process(*args),
             cwd=ROOT,
@@ -516,11 +514,15 @@ def site_env(tmp_path) -> dict[str, str]:
     return env
 
 
-def test_ctrl_c_cancels_the_run_cleanly_and_exits_1(site_env):
+def interrupted_at_wait(env: dict[str, str], *args: str) -> tuple[str, str, int]:
+    """Run ``runflow *args`` until the stdin flow's step waits, Ctrl-C it, then let the step end.
+
+    Return what it printed and its exit code.
+    """
     process = subprocess.Popen(
-        django_process("runflow", "wait-for-stdin"),
+        django_process("runflow", *args),
         cwd=ROOT,
-        env=site_env,
+        env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -537,9 +539,22 @@ def test_ctrl_c_cancels_the_run_cleanly_and_exits_1(site_env):
         out, err = process.communicate("go\n", timeout=60)
     finally:
         process.kill()
-    out = "".join(seen) + out
+    return "".join(seen) + out, err, process.returncode
 
-    assert process.returncode == 1, err
+
+@pytest.fixture
+def site_env(tmp_path) -> dict[str, str]:
+    """The environment of a subprocess using a migrated SQLite file with the stdin flow."""
+    return site_with(
+        tmp_path,
+        f"from adminflow.models import Flow; Flow.objects.create(name='wait-for-stdin', spec={STDIN_FLOW_SPEC!r})",
+    )
+
+
+def test_ctrl_c_cancels_the_run_cleanly_and_exits_1(site_env):
+    out, err, code = interrupted_at_wait(site_env, "wait-for-stdin")
+
+    assert code == 1, err
     assert "Cancelling: no new step starts, running steps finish" in err
     assert "CommandError: run 1 of flow 'wait-for-stdin' cancelled: " in err
     assert "[wait] got 'go'" in out

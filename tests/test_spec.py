@@ -249,7 +249,10 @@ def test_every_fault_is_reported_at_its_path_in_one_error():
         ("storer.type", f"unknown type 'Shelf' (known: {known})"),
         ("steps[0].kind", "'AddNumbers' is a record step, not 'update'"),
         ("steps[2].name", "'double' is already the name of steps[1]"),
-        ("steps[5].colour", "unknown key (expected: config, depends_on, kind, mode, name, type)"),
+        (
+            "steps[5].colour",
+            "unknown key (expected: config, depends_on, kind, mode, name, retry, time_limit, type)",
+        ),
         ("steps[5].type", f"unknown type 'Triple' (known: {known})"),
         ("steps[6].type", "'Numbers' is not a step class (AdminStep)"),
         ("steps[1].depends_on[0]", "'halve' is not a step of this spec"),

@@ -14,11 +14,9 @@ import os
 import socket
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
@@ -31,6 +29,7 @@ from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import enqueue_run, execute_queued_run
 from tests.factories import RunningFlowRunFactory
 from tests.run_helpers import database_url, pipeline, step_statuses
+from tests.test_runflow import runflow
 from tests.testapp.steps import reset_numbers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -57,16 +56,6 @@ def tidy(register, trace) -> str:
     """Register a four-step flow named ``tidy``; return its name."""
     register(pipeline("tidy", trace))
     return "tidy"
-
-
-def runflow(*args: str) -> tuple[str, str, int]:
-    """Run the command; return its stdout, its stderr and the exit code it ends with."""
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command("runflow", *args, stdout=stdout, stderr=stderr)
-    except CommandError as exc:
-        return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
-    return stdout.getvalue(), stderr.getvalue(), 0
 
 
 # Enqueueing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib import admin
@@ -17,6 +17,7 @@ from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, RunningFlowRunFactory, StaffUserFactory
+from tests.schedule_helpers import utc
 
 from .flow_helpers import add_url, change_url, changelist_url, messages_of, post_action
 
@@ -353,6 +354,119 @@ def test_actions_link_to_the_run_on_the_site_they_were_taken_on(
 def test_changelist_sorts_by_the_run_columns(admin_client: Client, column: str, field: str) -> None:
     add_runs(FlowFactory(), 2, active=True)
     # Column 0 is the action checkbox.
+    index = FlowAdmin.list_display.index(column) + 1
+
+    response = admin_client.get(changelist_url(), {"o": f"-{index}"})
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_list.query.order_by[0] == f"-{field}"
+
+
+# Schedules on the changelist
+
+
+def row_of(page: str, name: str) -> str:
+    """Return the changelist's table row of flow ``name``."""
+    (row,) = [row for row in page.split("<tr")[1:] if f">{name}</a></th>" in row]
+    return row.split("</tr>")[0]
+
+
+def test_changelist_shows_each_schedule_its_next_run_and_last_scheduled_run(
+    admin_client: Client, time_machine, settings
+) -> None:
+    settings.TIME_ZONE = "Europe/Amsterdam"
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+    on = FlowFactory(name="on", schedule="*/15 * * * *")
+    FlowFactory(name="off", schedule="0 9 * * *", schedule_enabled=False)
+    FlowFactory(name="unscheduled")
+    FlowFactory(name="over", schedule="0 9 * * *", schedule_ends=date(2024, 5, 31))
+    scheduled = FlowRun.objects.create(
+        flow=on,
+        trigger=Trigger.SCHEDULE,
+        status=FlowRunStatus.SUCCEEDED,
+        scheduled_for=utc(2024, 6, 1, 12, 0),
+        queued_at=utc(2024, 6, 1, 12, 0),
+    )
+    FlowRun.objects.create(flow=on, trigger=Trigger.ADMIN, status=FlowRunStatus.SUCCEEDED)
+
+    page = admin_client.get(changelist_url()).content.decode().replace("\xa0", " ")
+
+    row = row_of(page, "on")
+    assert '<td class="field-schedule_column"><code>*/15 * * * *</code></td>' in row
+    assert (
+        '<td class="field-next_run">2024-06-01 14:15 CEST '
+        '<span class="adminflow-muted">in 10 minutes</span></td>'
+    ) in row
+    assert (
+        f'<td class="field-last_scheduled_run"><a href="/admin/adminflow/flowrun/'
+        f'{scheduled.pk}/change/">2024-06-01 14:00 CEST</a> '
+        '<span class="adminflow-badge status-succeeded" data-status="succeeded">Succeeded</span>'
+        "</td>"
+    ) in row
+    row = row_of(page, "off")
+    assert (
+        '<td class="field-schedule_column"><code>0 9 * * *</code> '
+        '<span class="adminflow-muted">off</span></td>'
+    ) in row
+    assert '<td class="field-next_run">—</td>' in row
+    row = row_of(page, "unscheduled")
+    assert '<td class="field-schedule_column"></td>' in row
+    assert '<td class="field-last_scheduled_run">—</td>' in row
+    assert '<td class="field-next_run">ended on 2024-05-31</td>' in row_of(page, "over")
+
+
+def test_changelist_queries_do_not_grow_with_scheduled_runs(admin_client: Client) -> None:
+    def add_flows(count: int) -> None:
+        for _ in range(count):
+            flow = FlowFactory(schedule="*/15 * * * *")
+            add_runs(flow, 2, active=False)
+            FlowRun.objects.bulk_create(
+                FlowRun(
+                    flow=flow,
+                    trigger=Trigger.SCHEDULE,
+                    status=FlowRunStatus.SUCCEEDED,
+                    scheduled_for=timezone.now() - timedelta(minutes=15 * i),
+                )
+                for i in range(3)
+            )
+
+    add_flows(2)
+    queries_for_few = changelist_queries(admin_client)
+    add_flows(60)
+
+    assert changelist_queries(admin_client) == queries_for_few
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("on", {"daily"}),
+        ("off", {"paused"}),
+        ("none", {"numbers", "plain"}),
+        (None, {"daily", "paused", "numbers", "plain"}),
+    ],
+)
+def test_changelist_filters_flows_by_their_schedule(
+    admin_client: Client, numbers: Flow, value: str | None, shown: set[str]
+) -> None:
+    FlowFactory(name="daily", schedule="0 9 * * *")
+    FlowFactory(name="paused", schedule="0 9 * * *", schedule_enabled=False)
+    FlowFactory(name="plain")
+
+    response = admin_client.get(changelist_url(), {"scheduled": value} if value else {})
+
+    names = {flow.name for flow in response.context["cl"].result_list}
+    assert names & {"daily", "paused", "numbers", "plain"} == shown
+
+
+@pytest.mark.parametrize(
+    ("column", "field"),
+    [("next_run", "schedule_due_at"), ("last_scheduled_run", "last_scheduled_at")],
+)
+def test_changelist_sorts_by_the_schedule_columns(
+    admin_client: Client, column: str, field: str
+) -> None:
+    FlowFactory(schedule="0 9 * * *")
     index = FlowAdmin.list_display.index(column) + 1
 
     response = admin_client.get(changelist_url(), {"o": f"-{index}"})

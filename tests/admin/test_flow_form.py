@@ -11,10 +11,19 @@ import yaml
 from django.test import Client
 
 from adminflow.loading import get_flow_row
-from adminflow.models import Flow
+from adminflow.models import Flow, FlowRun
+from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, StaffUserFactory
+from tests.schedule_helpers import utc
 
-from .flow_helpers import SECRET, SECRET_CONFIG, SPEC, add_url, change_url, secret_flow
+from .flow_helpers import (
+    SECRET,
+    SECRET_CONFIG,
+    SPEC,
+    add_url,
+    change_url,
+    secret_flow,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +142,9 @@ def test_each_config_problem_is_shown_at_its_key_and_line_and_nothing_is_saved(
             "<code>total-mode</code> (line 7): expected one of include | exclude | debug, "
             "got &#x27;sometimes&#x27;",
             "<code>&lt;b&gt;bold&lt;/b&gt;</code> (line 8): unknown key (expected num_threads, "
-            "fail_fast, a step or storer name, or &#x27;&lt;name&gt;-mode&#x27;)",
+            "fail_fast, time_limit, a step or storer name, &#x27;&lt;name&gt;-mode&#x27;, "
+            "or a step&#x27;s &#x27;&lt;name&gt;-retry&#x27; or "
+            "&#x27;&lt;name&gt;-time_limit&#x27;)",
         ]
     )
     page = response.content.decode()
@@ -391,3 +402,128 @@ def test_a_spec_is_masked_for_staff_who_may_only_view(data_flow: Flow) -> None:
     assert 'name="spec"' not in page
     assert "token: &#x27;********&#x27;" in page
     assert "type: tests.admin.flow_helpers.Notify" in page
+
+
+# The schedule
+
+
+@pytest.fixture
+def amsterdam(settings) -> None:
+    settings.TIME_ZONE = "Europe/Amsterdam"
+
+
+def test_a_schedule_is_saved_and_due_at_its_next_time(
+    editor: Client, numbers: Flow, time_machine
+) -> None:
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+
+    response = save(editor, numbers, schedule="*/15 * * * *", schedule_enabled="on")
+
+    assert response.status_code == 302
+    numbers.refresh_from_db()
+    assert (numbers.schedule, numbers.schedule_enabled, numbers.schedule_due_at) == (
+        "*/15 * * * *",
+        True,
+        utc(2024, 6, 1, 12, 15),
+    )
+
+
+def test_an_invalid_schedule_is_refused_at_its_field_with_the_reason(
+    editor: Client, numbers: Flow
+) -> None:
+    response = save(editor, numbers, schedule="61 * * * *", schedule_enabled="on")
+
+    assert response.status_code == 200
+    assert errors_of(response, "schedule") == [
+        "'61 * * * *' is not a valid cron expression: bad minute (expected five fields: "
+        "minute hour day-of-month month day-of-week, e.g. '*/15 8-18 * * 1-5')"
+    ]
+    page = response.content.decode()
+    assert "is not a valid cron expression: bad minute" in page
+    numbers.refresh_from_db()
+    assert (numbers.schedule, numbers.schedule_due_at) == ("", None)
+
+
+def test_a_schedule_that_ends_before_it_starts_is_refused(editor: Client, numbers: Flow) -> None:
+    response = save(
+        editor,
+        numbers,
+        schedule="0 9 * * 1-5",
+        schedule_enabled="on",
+        schedule_starts="2024-09-02",
+        schedule_ends="2024-06-28",
+    )
+
+    assert response.status_code == 200
+    assert errors_of(response, "schedule_ends") == [
+        "The schedule's last day (2024-06-28) is before its first (2024-09-02)."
+    ]
+    numbers.refresh_from_db()
+    assert (numbers.schedule, numbers.schedule_starts, numbers.schedule_ends) == ("", None, None)
+
+
+def test_a_semester_schedule_is_due_on_its_first_day(
+    editor: Client, numbers: Flow, time_machine
+) -> None:
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+
+    save(
+        editor,
+        numbers,
+        schedule="0 9 * * 1-5",
+        schedule_enabled="on",
+        schedule_starts="2024-09-02",
+        schedule_ends="2024-12-20",
+    )
+
+    numbers.refresh_from_db()
+    assert numbers.schedule_due_at == utc(2024, 9, 2, 9)
+
+
+def test_switching_the_schedule_off_clears_its_next_run(
+    editor: Client, numbers: Flow, time_machine
+) -> None:
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+    save(editor, numbers, schedule="*/15 * * * *", schedule_enabled="on")
+
+    save(editor, numbers, schedule="*/15 * * * *")  # the box unticked
+
+    numbers.refresh_from_db()
+    assert (numbers.schedule_enabled, numbers.schedule_due_at) == (False, None)
+
+
+def test_saving_other_fields_keeps_a_time_not_yet_run(
+    editor: Client, numbers: Flow, time_machine
+) -> None:
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+    save(editor, numbers, schedule="*/15 * * * *", schedule_enabled="on")
+    time_machine.move_to(utc(2024, 6, 1, 12, 20), tick=False)  # 12:15 is due, not yet run
+
+    save(editor, numbers, description="edited", schedule="*/15 * * * *", schedule_enabled="on")
+
+    numbers.refresh_from_db()
+    assert (numbers.description, numbers.schedule_due_at) == ("edited", utc(2024, 6, 1, 12, 15))
+
+
+def test_the_page_shows_the_schedule_and_its_runs_on_the_sites_clock(
+    editor: Client, numbers: Flow, time_machine, amsterdam
+) -> None:
+    time_machine.move_to(utc(2024, 6, 1, 12, 5), tick=False)
+    numbers.schedule = "*/15 * * * *"
+    numbers.save()
+    run = FlowRun.objects.create(
+        flow=numbers,
+        trigger=Trigger.SCHEDULE,
+        status=FlowRunStatus.SUCCEEDED,
+        scheduled_for=utc(2024, 6, 1, 12, 0),
+    )
+
+    page = editor.get(change_url(numbers)).content.decode()
+
+    assert '<h2 id="fieldset-0-2-heading" class="fieldset-heading">Schedule</h2>' in page
+    assert 'name="schedule"' in page
+    assert "The site's time zone: Europe/Amsterdam." in page
+    assert "2024-06-01 14:15 CEST" in page  # next run
+    assert f'<a href="/admin/adminflow/flowrun/{run.pk}/change/">2024-06-01 14:00 CEST</a>' in page
+    assert 'name="notify_emails"' in page
+    assert 'name="notify_on_success"' in page

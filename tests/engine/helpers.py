@@ -121,6 +121,22 @@ def propagate_step(
     return type("PropagateStep", (AdminPropagateStep,), body)
 
 
+def with_policy(cls: type, **attributes: Any) -> type:
+    """Return a subclass of step class ``cls`` with class attributes such as ``retry_on``."""
+    return type(cls.__name__, (cls,), attributes)
+
+
+def flaky(failures: Sequence[BaseException]) -> StepFn:
+    """Return a step function that raises each of ``failures`` in turn, then succeeds."""
+    left = list(failures)
+
+    def fn(call: Call) -> None:
+        if left:
+            raise left.pop(0)
+
+    return fn
+
+
 def failing(message: str = "boom") -> StepFn:
     """Return a step function that raises RuntimeError(message)."""
 
@@ -230,6 +246,12 @@ class Recorder(FlowObserver):
 
     def step_started(self, flow, step):
         self.trace.add(("step_started", step.name))
+
+    def step_retrying(self, flow, step, error, delay):
+        self.trace.add(("step_retrying", step.name, step.attempts, error, delay))
+
+    def step_overdue(self, flow, step):
+        self.trace.add(("step_overdue", step.name))
 
     def step_finished(self, flow, step):
         self.trace.add(("step_finished", step.name, str(step.status)))

@@ -76,6 +76,7 @@ def test_describe_config_is_a_nested_dict_of_strings(storer):
         "_description",
         "num_threads",
         "fail_fast",
+        "time_limit",
         "students",
         "students-mode",
         "import",
@@ -588,6 +589,7 @@ def test_emit_config_survives_multi_line_descriptions(storer):
     assert loaded == {
         "num_threads": 4,
         "fail_fast": False,
+        "time_limit": 0.0,
         "students-mode": "include",
         "students": {},
         "step-mode": "include",

@@ -179,6 +179,37 @@ def test_a_set_cancel_event_starts_nothing_more_but_running_nodes_finish(trace):
     assert set(trace.events) == {"a", "b"}
 
 
+class Interrupted(BaseException):
+    """What interrupts the coordinating thread, as KeyboardInterrupt does on Ctrl-C."""
+
+
+def test_an_interrupted_coordinator_starts_nothing_more_but_running_nodes_finish(trace):
+    slow_started, interrupted = threading.Event(), threading.Event()
+
+    def run(node):
+        if node == "bad":
+            assert slow_started.wait(WAIT)
+            return False
+        if node == "slow":
+            slow_started.set()
+            assert interrupted.wait(WAIT)
+        trace.add(node)
+        return True
+
+    def on_not_started(node, status):  # "child" of "bad", on the coordinating thread
+        interrupted.set()
+        raise Interrupted
+
+    with pytest.raises(Interrupted), ThreadedExecutor(2) as executor:
+        executor.run_graph(
+            {"bad": (), "child": ("bad",), "slow": (), "after": ("slow",)},
+            run,
+            on_not_started=on_not_started,
+        )
+
+    assert trace.events == ["slow"]
+
+
 def test_the_executor_can_run_several_graphs_and_be_reused_after_shutdown():
     executor = ThreadedExecutor(2)
 
