@@ -9,6 +9,7 @@ import pytest
 from adminflow import AdminFlow
 from tests.engine.helpers import Trace
 from tests.run_helpers import registered_flows
+from tests.servers import fail_missing_server
 
 
 @pytest.fixture
@@ -22,3 +23,11 @@ def register() -> Iterator[Callable[[AdminFlow], AdminFlow]]:
     """Register flows on the site's registry for one test, and take them away after."""
     with registered_flows() as register:
         yield register
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """Fail, rather than skip, a test whose server is missing where servers are required."""
+    report = yield
+    fail_missing_server(report)
+    return report

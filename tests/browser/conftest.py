@@ -9,9 +9,6 @@ as on a real site.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,9 +20,8 @@ from playwright.sync_api import Page, sync_playwright
 from adminflow.models import Flow
 from adminflow.registry import flow_registry
 from tests.factories import StaffUserFactory
-from tests.run_helpers import database_url
+from tests.processes import Processes, db_worker_command, process_env
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -98,35 +94,11 @@ def worker(live_server, settings, tmp_path) -> Iterator[Callable[[], None]]:
     gate), and what it printed is shown if the test failed.
     """
     settings.ADMINFLOW = {"TASK_BACKEND": "database"}
-    output = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url()}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the worker runs no event loop: keep the guard
-    processes: list[subprocess.Popen] = []
+    processes = Processes(tmp_path, process_env("tests.browser.worker_settings"))
 
     def start() -> None:
-        with output.open("ab") as log:
-            processes.append(
-                subprocess.Popen(
-                    [
-                        *(sys.executable, "-m", "django", "db_worker"),
-                        "--settings=tests.browser.worker_settings",
-                        *("--backend", "database", "--interval", "0.1"),
-                        *("--no-startup-delay", "--no-reload"),
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        processes.start(f"db_worker-{len(processes.started) + 1}", db_worker_command())
 
     yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(WORKER_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if output.exists():
-        print(f"db_worker output:\n{output.read_text()}")
+    processes.stop(WORKER_STOP_SECONDS)
+    print(processes.log())

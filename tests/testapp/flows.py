@@ -10,7 +10,8 @@ From an empty collection, ``numbers`` stores ``[3, 5, 7]`` and reports
 ``debug_values`` set, so that a debug run is visibly different: it adds
 ``[100]`` instead of ``[1, 2, 3]``, reports nothing and stores nothing.
 
-Importing :mod:`.gated` registers a third flow, ``gated``, for the browser tests.
+Importing :mod:`.gated` registers a third flow, ``gated``, for the browser tests;
+importing :mod:`.faults` registers the steps of the fault tests' flow.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import adminflow
 from adminflow import AdminFlow
 
-from . import gated  # noqa: F401  (registers the browser tests' flow, tests/browser/)
+from . import faults, gated  # noqa: F401  (register what the browser and fault tests run)
 from .steps import AddNumbers, Double, Increment, Numbers, Total
 
 

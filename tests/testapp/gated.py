@@ -45,14 +45,17 @@ class WaitForGate(AdminUpdateStep[Number]):
     ) -> None:
         gate = Path(self.configs.gate)
         logger(f"waiting for {gate} to exist")
-        deadline = time.monotonic() + self.configs.timeout
-        while not gate.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"gate {gate} was not opened within {self.configs.timeout} seconds"
-                )
-            time.sleep(GATE_POLL_SECONDS)
+        wait_for_gate(gate, self.configs.timeout)
         logger(f"{gate} exists: going on")
+
+
+def wait_for_gate(gate: Path, timeout: float) -> None:
+    """Return once file ``gate`` exists; raise TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} was not opened within {timeout} seconds")
+        time.sleep(GATE_POLL_SECONDS)
 
 
 @adminflow.register_step

@@ -1,0 +1,436 @@
+"""Who may do what in adminflow's admin: every URL and action, for every kind of user.
+
+:data:`CASES` lists each request the admin answers (every URL its model
+admins serve, each changelist action) with the permissions that open it.
+Each is tried by an anonymous user (sent to log in), by staff lacking each
+needed permission (refused), by staff holding just those permissions
+(served) and, where it changes something, without a CSRF token (refused).
+Nothing a refused request touches changes: no flow, no run, no record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from adminflow.loading import get_flow_row
+from adminflow.models import Flow, FlowRun, Record, RecordChange
+from adminflow.runs import start_run
+from adminflow.states import FlowRunStatus, Trigger
+from tests.factories import StaffUserFactory
+
+pytestmark = pytest.mark.django_db
+
+NO_ACTION = "No action selected."
+
+
+@dataclass(frozen=True)
+class World:
+    """The objects the requests act on."""
+
+    flow: Flow
+    failed: FlowRun
+    """A finished run: re-run, resume and the read-only views act on it."""
+    queued: FlowRun
+    """An active run of another flow: cancel acts on it."""
+    record: Record
+    change: RecordChange
+    spare: Flow
+    """A flow without runs, which may be deleted (a flow's runs protect it)."""
+
+
+@pytest.fixture
+def world() -> World:
+    failed = start_run("numbers", trigger=Trigger.COMMAND)
+    FlowRun.objects.filter(pk=failed.pk).update(
+        status=FlowRunStatus.FAILED, finished_at=timezone.now()
+    )
+    failed.refresh_from_db()
+    queued = start_run("numbers-debuggable", trigger=Trigger.COMMAND)
+    record = Record.objects.create(collection="people", key="ana", data={"n": 1})
+    change = RecordChange.objects.create(
+        run=failed, collection="people", key="ana", action="added", before=None, after={"n": 1}
+    )
+    spare = Flow.objects.create(name="spare", spec={"storer": {"type": "Numbers"}})
+    return World(get_flow_row("numbers"), failed, queued, record, change, spare)
+
+
+def state() -> tuple[Any, ...]:
+    """Return everything a request could change."""
+    return (
+        list(Flow.objects.order_by("pk").values_list("pk", "description", "enabled", "config")),
+        list(FlowRun.objects.order_by("pk").values_list("pk", "status", "cancel_requested")),
+        list(Record.objects.order_by("pk").values_list("pk", "data")),
+        RecordChange.objects.count(),
+        LogEntry.objects.count(),
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to the admin and who may make it."""
+
+    url: str
+    """The URL name, without ``admin:adminflow_``."""
+    target: Callable[[World], Any] | None = None
+    """The object in the URL, if any."""
+    method: str = "get"
+    data: Callable[[World], dict[str, Any]] = field(default=lambda world: {})
+    action: str | None = None
+    """A changelist action, applied (POST) to the world's object named ``on``."""
+    on: str = ""
+    grants: tuple[str, ...] = ()
+    """Permissions (``adminflow.<codename>``) that together open it; () if none does."""
+    lacking: tuple[frozenset[str], ...] = ()
+    """Sets of permissions, any of which taken away refuses it (holding all the others)."""
+    served: int = 200
+    changes: bool = False
+    """Whether it changes something when served (else ``state()`` must stay the same)."""
+
+    def path(self, world: World) -> str:
+        args = [self.target(world).pk] if self.target else []
+        return reverse(f"admin:adminflow_{self.url}", args=args)
+
+    def send(self, client: Client, world: World) -> HttpResponse:
+        data = self.data(world)
+        if self.action:
+            selected = [getattr(world, self.on).pk]
+            data = {
+                "action": self.action,
+                "_selected_action": selected,
+                "index": "0",
+                "post": "yes",
+            }
+        return getattr(client, self.method)(self.path(world), data)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method.upper()} {self.url}{f' {self.action}' if self.action else ''}"
+
+
+def flow_form(world: World) -> dict[str, Any]:
+    return {"name": "numbers", "description": "edited", "enabled": "on", "config": "", "_save": "1"}
+
+
+def new_flow_form(world: World) -> dict[str, Any]:
+    spec = "storer: {type: Numbers}\nsteps: [{name: d, type: Double}]\n"
+    return {"name": "added", "description": "", "enabled": "on", "config": "", "spec": spec}
+
+
+def yes(world: World) -> dict[str, Any]:
+    return {"post": "yes"}
+
+
+def flow(world: World) -> Flow:
+    return world.flow
+
+
+def failed(world: World) -> FlowRun:
+    return world.failed
+
+
+def queued(world: World) -> FlowRun:
+    return world.queued
+
+
+VIEW_FLOW = frozenset({"view_flow", "change_flow"})
+VIEW_RUN = frozenset({"view_flowrun", "change_flowrun"})
+
+CASES = [
+    # Flows
+    Case("flow_changelist", grants=("view_flow",), lacking=(VIEW_FLOW,)),
+    Case("flow_add", grants=("add_flow",), lacking=(frozenset({"add_flow"}),)),
+    Case(
+        "flow_add",
+        method="post",
+        data=new_flow_form,
+        grants=("add_flow",),
+        lacking=(frozenset({"add_flow"}),),
+        served=302,
+        changes=True,
+    ),
+    Case("flow_change", flow, grants=("view_flow",), lacking=(VIEW_FLOW,)),
+    Case(
+        "flow_change",
+        flow,
+        method="post",
+        data=flow_form,
+        grants=("change_flow",),
+        lacking=(frozenset({"change_flow"}),),
+        served=302,
+        changes=True,
+    ),
+    Case("flow_history", flow, grants=("view_flow",), lacking=(VIEW_FLOW,)),
+    Case("flow_delete", flow, grants=("delete_flow",), lacking=(frozenset({"delete_flow"}),)),
+    Case(
+        "flow_delete",
+        lambda world: world.spare,
+        method="post",
+        data=yes,
+        grants=("delete_flow",),
+        lacking=(frozenset({"delete_flow"}),),
+        served=302,
+        changes=True,
+    ),
+    *(
+        Case(
+            "flow_changelist",
+            method="post",
+            action=name,
+            on="flow",
+            grants=("view_flow", "run_flow"),
+            lacking=(frozenset({"run_flow"}), VIEW_FLOW),
+            served=302,
+            changes=True,
+        )
+        for name in ("run_selected_flows", "debug_run_selected_flows")
+    ),
+    Case(
+        "flow_changelist",
+        method="post",
+        action="delete_selected",
+        on="spare",
+        grants=("view_flow", "delete_flow"),
+        lacking=(frozenset({"delete_flow"}), VIEW_FLOW),
+        served=302,
+        changes=True,
+    ),
+    # Runs: read-only pages, and a button and an action for each thing done to a run
+    *(
+        Case(url, target, grants=("view_flowrun",), lacking=(VIEW_RUN,))
+        for url, target in [
+            ("flowrun_changelist", None),
+            ("flowrun_change", failed),
+            ("flowrun_history", failed),
+            ("flowrun_live", failed),
+        ]
+    ),
+    *(
+        Case(
+            f"flowrun_{name}",
+            target,
+            method="post",
+            grants=("view_flowrun", f"{name}_flowrun"),
+            lacking=(frozenset({f"{name}_flowrun"}), VIEW_RUN),
+            served=302,
+            changes=True,
+        )
+        for name, target in [("cancel", queued), ("rerun", failed), ("resume", failed)]
+    ),
+    *(
+        Case(
+            f"flowrun_{name}",
+            target,
+            grants=("view_flowrun", f"{name}_flowrun"),
+            lacking=(frozenset({f"{name}_flowrun"}), VIEW_RUN),
+            served=405,  # a GET never changes a run
+        )
+        for name, target in [("cancel", queued), ("rerun", failed), ("resume", failed)]
+    ),
+    *(
+        Case(
+            "flowrun_changelist",
+            method="post",
+            action=f"{name}_runs",
+            on=of,
+            grants=("view_flowrun", f"{name}_flowrun"),
+            lacking=(frozenset({f"{name}_flowrun"}), VIEW_RUN),
+            served=302,
+            changes=True,
+        )
+        for name, of in [("cancel", "queued"), ("rerun", "failed"), ("resume", "failed")]
+    ),
+    # Records and their changes: read-only
+    *(
+        Case(
+            url,
+            target,
+            grants=(f"view_{model}",),
+            lacking=(frozenset({f"view_{model}", f"change_{model}"}),),
+        )
+        for model, target in [
+            ("record", lambda world: world.record),
+            ("recordchange", lambda world: world.change),
+        ]
+        for url, target in [
+            (f"{model}_changelist", None),
+            (f"{model}_change", target),
+            (f"{model}_history", target),
+        ]
+    ),
+    # What no one may do, a superuser included: runs, records and changes are written by runs.
+    *(
+        Case(url, target, method=method, data=data)
+        for model, target in [
+            ("flowrun", failed),
+            ("record", lambda world: world.record),
+            ("recordchange", lambda world: world.change),
+        ]
+        for url, target, method, data in [
+            (f"{model}_add", None, "get", lambda world: {}),
+            (f"{model}_add", None, "post", lambda world: {"key": "x", "status": "queued"}),
+            (f"{model}_change", target, "post", lambda world: {"key": "x", "status": "queued"}),
+            (f"{model}_delete", target, "get", lambda world: {}),
+            (f"{model}_delete", target, "post", yes),
+        ]
+    ),
+]
+
+SERVED = [case for case in CASES if case.grants]
+REFUSED_TO_ALL = [case for case in CASES if not case.grants]
+CHANGING = [case for case in SERVED if case.changes]
+
+
+def client_for(*codenames: str, **options: bool) -> Client:
+    client = Client(**options)
+    client.force_login(StaffUserFactory(permissions=[f"adminflow.{name}" for name in codenames]))
+    return client
+
+
+def every_permission() -> set[str]:
+    return set(
+        Permission.objects.filter(content_type__app_label="adminflow").values_list(
+            "codename", flat=True
+        )
+    )
+
+
+def refused(response: HttpResponse) -> bool:
+    """Return whether the admin refused: 403 (405 for a GET of a button), or an action
+    it did not offer this user."""
+    if response.status_code in (403, 405):
+        return True
+    said = [str(message) for message in get_messages(response.wsgi_request)]
+    return response.status_code in (200, 302) and said == [NO_ACTION]
+
+
+def test_every_url_of_adminflows_admin_is_in_the_matrix() -> None:
+    served = {
+        pattern.name.removeprefix("adminflow_")
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label == "adminflow"
+        for pattern in model_admin.get_urls()
+        if pattern.name
+    }
+    actions = {
+        name
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label == "adminflow"
+        for name in model_admin.get_actions(_superuser_request())
+    }
+
+    assert served == {case.url for case in CASES}
+    assert actions == {case.action for case in CASES if case.action}
+
+
+def _superuser_request() -> Any:
+    request = RequestFactory().get("/")
+    request.user = StaffUserFactory(is_superuser=True)
+    return request
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_anonymous_users_are_sent_to_log_in_and_change_nothing(
+    client: Client, world: World, case: Case
+) -> None:
+    before = state()
+
+    response = case.send(client, world)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("case", "taken"),
+    [(case, taken) for case in SERVED for taken in case.lacking],
+    ids=lambda value: value.id if isinstance(value, Case) else "without " + "/".join(value),
+)
+def test_staff_lacking_a_permission_are_refused_and_change_nothing(
+    world: World, case: Case, taken: frozenset[str]
+) -> None:
+    client = client_for(*(every_permission() - taken))
+    before = state()
+
+    response = case.send(client, world)
+
+    assert refused(response), response.status_code
+    assert state() == before
+
+
+@pytest.mark.parametrize("case", SERVED, ids=lambda case: case.id)
+def test_staff_with_the_permissions_are_served(world: World, case: Case) -> None:
+    before = state()
+
+    response = case.send(client_for(*case.grants), world)
+
+    assert response.status_code == case.served
+    assert [str(m) for m in get_messages(response.wsgi_request)] != [NO_ACTION]
+    assert (state() != before) == case.changes
+
+
+@pytest.mark.parametrize("case", REFUSED_TO_ALL, ids=lambda case: case.id)
+def test_what_no_one_may_do_is_refused_even_to_a_superuser(
+    admin_client: Client, world: World, case: Case
+) -> None:
+    before = state()
+
+    response = case.send(admin_client, world)
+
+    assert response.status_code == 403
+    assert state() == before
+
+
+@pytest.mark.parametrize("case", CHANGING, ids=lambda case: case.id)
+def test_a_change_without_the_csrf_token_is_refused(world: World, case: Case) -> None:
+    client = client_for(*case.grants, enforce_csrf_checks=True)
+    before = state()
+
+    response = case.send(client, world)
+
+    assert response.status_code == 403
+    assert state() == before
+
+
+@pytest.mark.parametrize("name", ["cancel", "rerun", "resume"])
+@pytest.mark.parametrize("run_id", ["424242", "not-a-number"])
+def test_a_button_url_for_a_run_that_does_not_exist_changes_nothing(
+    world: World, name: str, run_id: str
+) -> None:
+    client = client_for("view_flowrun", f"{name}_flowrun")
+    before = state()
+
+    response = client.post(f"/admin/adminflow/flowrun/{run_id}/{name}/")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    (said,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said.endswith(
+        f" with ID “{run_id}” doesn\N{RIGHT SINGLE QUOTATION MARK}t exist. Perhaps it was deleted?"
+    )
+    assert state() == before
+
+
+def test_a_run_action_posted_to_the_flows_changelist_does_nothing(world: World) -> None:
+    client = client_for(*every_permission())
+    before = state()
+
+    response = client.post(
+        reverse("admin:adminflow_flow_changelist"),
+        {"action": "cancel_runs", "_selected_action": [world.queued.pk], "index": "0"},
+    )
+
+    assert refused(response)
+    assert state() == before
