@@ -69,20 +69,22 @@ def get_flow_row(name: str) -> Flow:
     raise UnknownFlow(f"no flow named '{name}' (known: {known or 'none'})")
 
 
-def build_flow(row: Flow) -> AdminFlow:
+def build_flow(row: Flow, *, imports: bool = True) -> AdminFlow:
     """Return the AdminFlow a row stands for: its spec if it has one, else the registered flow.
 
     The spec may be a mapping or YAML/JSON text, and may leave out its name
     (the row's is used); one naming another flow is refused, since its runs
     would be recorded under the wrong name.
     Raise FlowConfigError for a broken spec, UnknownFlow for a row with no
-    spec whose flow is no longer registered.
+    spec whose flow is no longer registered. ``imports=False`` (for a spec
+    someone is editing) refuses step types named by a path that is not
+    registered, instead of importing it.
     """
     if row.spec:
         spec = parse_spec_text(row.spec) if isinstance(row.spec, str) else row.spec
         if isinstance(spec, Mapping):
             spec = {"name": row.name, **spec}
-        flow = AdminFlow.from_spec(spec, step_registry)
+        flow = AdminFlow.from_spec(spec, step_registry, imports=imports)
         if flow.name != row.name:
             raise FlowConfigError(
                 row.name,

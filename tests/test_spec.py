@@ -432,3 +432,21 @@ def test_the_step_classes_used_here_are_the_registered_ones():
         Increment,
         Total,
     ]
+
+
+def test_without_imports_a_path_may_name_only_a_given_type():
+    spec = flow_registry["numbers"].to_spec()  # every type as its dotted path
+    flow = AdminFlow.from_spec(spec, step_registry, imports=False)
+    assert shape(flow) == shape(flow_registry["numbers"])
+
+    spec["steps"][0]["type"] = "os.path.join"
+    with pytest.raises(FlowConfigError) as excinfo:
+        AdminFlow.from_spec(spec, step_registry, imports=False)
+
+    assert problems(excinfo) == [
+        (
+            "steps[0].type",
+            "'os.path.join' is not a registered step type; a spec edited here names "
+            "registered types only, never a module to import",
+        )
+    ]

@@ -132,7 +132,8 @@ class FlowForm(forms.ModelForm):
             )
             return None
         try:
-            return build_flow(Flow(name=name, spec=spec))
+            # Registered step types only: editing a flow must not import arbitrary modules.
+            return build_flow(Flow(name=name, spec=spec), imports=False)
         except FlowConfigError as exc:
             self._fail("spec", exc.problems)
         except AdminflowError as exc:

@@ -356,11 +356,13 @@ class AdminFlow:
     # As data
 
     @classmethod
-    def from_spec(cls, spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
+    def from_spec(
+        cls, spec: Any, step_types: Mapping[str, type] | None = None, *, imports: bool = True
+    ) -> AdminFlow:
         """Build a flow from a spec naming registered step types (see ``engine.spec``)."""
         from .spec import flow_from_spec
 
-        return flow_from_spec(spec, step_types)
+        return flow_from_spec(spec, step_types, imports=imports)
 
     def to_spec(self, step_types: Mapping[str, type] | None = None) -> dict[str, Any]:
         """Return this flow as a spec that ``from_spec`` builds again."""

@@ -1,8 +1,11 @@
 """Flows as data: build an AdminFlow from a spec (dict, YAML, JSON) and back.
 
 A spec names its storer and steps by type name: a name in ``step_types``
-(the Django layer passes its step registry) or a dotted import path. Every
-fault is reported with its place in the spec (``steps[2].depends_on[0]``)::
+(the Django layer passes its step registry) or a dotted import path. With
+``imports=False`` a dotted path may only name one of ``step_types``, and
+nothing is imported: the admin reads specs that way, so that editing a flow
+cannot make the server import whatever module a spec names. Every fault is
+reported with its place in the spec (``steps[2].depends_on[0]``)::
 
     name: roster-sync
     description: Keep the roster in step with the registrar.
@@ -53,8 +56,13 @@ def _import_dotted(path: str) -> Any:
 class _SpecReader:
     """Collect every problem in one spec instead of stopping at the first."""
 
-    def __init__(self, step_types: Mapping[str, type] | None) -> None:
+    def __init__(self, step_types: Mapping[str, type] | None, imports: bool) -> None:
         self.step_types = step_types or {}
+        self.imports = imports
+        # Without imports, a path is looked up among the given types, never imported.
+        self.paths = {
+            f"{cls.__module__}.{cls.__qualname__}": cls for cls in self.step_types.values()
+        }
         self.problems: list[ConfigProblem] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -83,7 +91,14 @@ class _SpecReader:
         if not isinstance(type_name, str) or not type_name:
             self.problem(path, f"expected a registered type name, got {brief(type_name)}")
             return None
-        cls = self.step_types.get(type_name)
+        cls = self.step_types.get(type_name) or self.paths.get(type_name)
+        if cls is None and "." in type_name and not self.imports:
+            self.problem(
+                path,
+                f"'{type_name}' is not a registered step type; a spec edited here names "
+                "registered types only, never a module to import",
+            )
+            return None
         if cls is None and "." in type_name:
             try:
                 cls = _import_dotted(type_name)
@@ -118,14 +133,17 @@ def parse_spec_text(text: str | bytes) -> Any:
         ) from None
 
 
-def flow_from_spec(spec: Any, step_types: Mapping[str, type] | None = None) -> AdminFlow:
+def flow_from_spec(
+    spec: Any, step_types: Mapping[str, type] | None = None, *, imports: bool = True
+) -> AdminFlow:
     """Build the flow a spec describes; raise FlowConfigError listing every fault.
 
-    ``spec`` is a mapping, or JSON or YAML text of one.
+    ``spec`` is a mapping, or JSON or YAML text of one. ``imports=False``
+    refuses dotted paths that do not name one of ``step_types``.
     """
     if isinstance(spec, str | bytes):
         spec = parse_spec_text(spec)
-    reader = _SpecReader(step_types)
+    reader = _SpecReader(step_types, imports)
     if not isinstance(spec, Mapping):
         raise FlowConfigError(
             "<spec>", [f"a flow spec must be a mapping, got {type(spec).__name__}"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from django.test import Client
 
 from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun
+from adminflow.registry import step_registry
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, StaffUserFactory
 from tests.schedule_helpers import utc
@@ -20,6 +23,7 @@ from .flow_helpers import (
     SECRET,
     SECRET_CONFIG,
     SPEC,
+    Notify,
     add_url,
     change_url,
     secret_flow,
@@ -283,8 +287,35 @@ def test_a_flow_that_cannot_be_built_shows_no_text_values_at_all(editor: Client)
 
 
 @pytest.fixture
-def data_flow() -> Flow:
-    return FlowFactory(name="data-flow", spec=SPEC)
+def data_flow() -> Iterator[Flow]:
+    # The admin takes registered step types only (by name, or by their path).
+    step_registry.register(Notify)
+    try:
+        yield FlowFactory(name="data-flow", spec=SPEC)
+    finally:
+        step_registry.unregister("Notify")
+
+
+def test_a_spec_naming_a_module_to_import_is_refused_and_nothing_is_imported(
+    editor: Client, data_flow: Flow
+) -> None:
+    sys.modules.pop("tests.testapp.import_marker", None)
+    page = editor.get(change_url(data_flow)).content.decode()
+    spec = "type: tests.testapp.import_marker.Marked\n".join(
+        textarea(page, "spec").rsplit("type: Double\n", 1)  # the step "again"
+    )
+
+    response = save(editor, data_flow, name="data-flow", config="", spec=spec)
+
+    assert response.status_code == 200
+    assert "tests.testapp.import_marker" not in sys.modules
+    assert errors_of(response, "spec") == [
+        "<code>steps[2].type</code> (line 16): &#x27;tests.testapp.import_marker.Marked&#x27; "
+        "is not a registered step type; a spec edited here names registered types only, "
+        "never a module to import"
+    ]
+    data_flow.refresh_from_db()
+    assert data_flow.spec == SPEC
 
 
 def test_a_data_defined_flow_edits_its_spec_with_secrets_masked(
