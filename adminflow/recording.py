@@ -1,9 +1,12 @@
 """Record a run in the database while it executes: step rows, log lines, heartbeats.
 
 The engine reports through observer calls made from its worker threads.
-Writing one row per log line would tie a chatty step to the database's speed,
-so lines are buffered and written in batches by one side thread, which also
-heartbeats the run and notices a cancel requested from another process.
+Writing there would tie every step to the database's speed, and make each
+worker thread open (and close) a connection of its own: on a 1000-step run
+that alone took seconds. So the observer calls only note what changed, and
+one side thread writes it over one connection: step rows as soon as it
+wakes, log lines in batches. The same thread heartbeats the run and notices
+a cancel requested from another process.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from time import monotonic
 from types import TracebackType
 from typing import Any, Self
 
-from django.db import connections
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from .conf import adminflow_settings
@@ -25,7 +28,7 @@ from .engine.config import redact
 from .models import FlowRun, RunLog, StepRun
 from .reconnect import retried_if_lost
 from .signals import step_run_finished
-from .states import FlowRunStatus, StepRunStatus
+from .states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
 
 logger = logging.getLogger("adminflow.runs")
 
@@ -56,6 +59,12 @@ class RunRecorder(FlowObserver):
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._buffer: list[RunLog] = []
+        # Step rows' changes not yet written (name -> fields), and the steps whose
+        # step_run_finished is due once they are.
+        self._step_changes: dict[str, dict[str, Any]] = {}
+        self._steps_finished: list[str] = []
+        # Each step's latest status, noted or written: what the next move is checked against.
+        self._step_status = {name: row.status for name, row in step_rows.items()}
         self._buffered_since = 0.0
         self._kept = 0
         self._dropped = 0
@@ -78,6 +87,7 @@ class RunRecorder(FlowObserver):
         self._stopping = True
         self._wake.set()
         self._thread.join()
+        self.write_steps()
         if self._dropped:
             self._append(
                 None,
@@ -90,28 +100,20 @@ class RunRecorder(FlowObserver):
     # Observer calls, from the engine's threads
 
     def step_started(self, flow: str, step: StepResult) -> None:
-        self._move_step(step.name, StepRunStatus.RUNNING, started_at=step.started_at)
+        self._note_step(step.name, status=StepRunStatus.RUNNING, started_at=step.started_at)
 
     def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
-        # Shown live: one UPDATE of one column, as the step's other fields have not changed.
-        row = self.step_rows[step.name]
-        row.attempts = step.attempts
-        StepRun.objects.filter(pk=row.pk).update(attempts=step.attempts)
+        self._note_step(step.name, attempts=step.attempts)
 
     def step_overdue(self, flow: str, step: StepResult) -> None:
-        try:
-            row = self.step_rows[step.name]
-            row.overdue = True
-            StepRun.objects.filter(pk=row.pk).update(overdue=True)
-        finally:
-            self._close_thread_connections()  # the step's timer thread, which now ends
+        self._note_step(step.name, overdue=True)
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         try:
-            row = self.step_rows[step.name]
-            self._move_step(
+            self._note_step(
                 step.name,
-                str(step.status),
+                finished=True,
+                status=str(step.status),
                 finished_at=step.finished_at,
                 duration=step.duration,
                 attempts=step.attempts,
@@ -119,21 +121,43 @@ class RunRecorder(FlowObserver):
                 error=cut(step.error or "", self.max_line_length),
                 traceback=cut(step.traceback or "", self.max_line_length, keep_end=True),
             )
-            send_robust(step_run_finished, self.run, step=row)
         finally:
-            # A node's work on a worker thread ends here, whatever the step did with
-            # the ORM: close what that thread opened rather than leak a connection.
-            self._close_thread_connections()
+            # A node's work on a worker thread ends here: if the step used the ORM,
+            # close what that thread opened rather than leak a connection.
+            if threading.current_thread() is not self.owner:
+                connections.close_all()
 
-    def _move_step(self, name: str, status: str, **fields: Any) -> None:
-        """Record step ``name``'s new status, over a new connection if the server
-        closed this thread's (it may have been idle for as long as the step ran)."""
-        row = self.step_rows[name]
-        retried_if_lost(lambda: row.transition_to(status, **fields), StepRun)
+    def _note_step(self, name: str, *, finished: bool = False, **fields: Any) -> None:
+        """Note a change of a step's row for the side thread, and wake it to write it."""
+        status = fields.get("status")
+        with self._lock:
+            if status is not None:
+                # Checked here, in order, though the row may be written once for both moves.
+                check_transition(STEP_TRANSITIONS, f"step {name}", self._step_status[name], status)
+                self._step_status[name] = status
+            self._step_changes.setdefault(name, {}).update(fields)
+            if finished:
+                self._steps_finished.append(name)
+        self._wake.set()
 
-    def _close_thread_connections(self) -> None:
-        if threading.current_thread() is not self.owner:
-            connections.close_all()
+    def write_steps(self) -> None:
+        """Write the step rows' noted changes, in one transaction; then send step_run_finished."""
+        with self._flush_lock:
+            with self._lock:
+                changes, self._step_changes = self._step_changes, {}
+                finished, self._steps_finished = self._steps_finished, []
+            if changes:
+                retried_if_lost(lambda: self._update_steps(changes), StepRun)
+        for name in finished:
+            send_robust(step_run_finished, self.run, step=self.step_rows[name])
+
+    def _update_steps(self, changes: Mapping[str, dict[str, Any]]) -> None:
+        with transaction.atomic(using=router.db_for_write(StepRun)):
+            for name, fields in changes.items():
+                row = self.step_rows[name]
+                StepRun.objects.filter(pk=row.pk).update(**fields)
+                for field, value in fields.items():
+                    setattr(row, field, value)
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         message = cut(message, self.max_line_length)
@@ -175,6 +199,7 @@ class RunRecorder(FlowObserver):
                 self._wake.wait(self._seconds_until_due(next_beat))
                 self._wake.clear()
                 try:
+                    self.write_steps()
                     if due := self._lines_due():
                         self.flush(due)
                     if monotonic() >= next_beat:
@@ -188,7 +213,7 @@ class RunRecorder(FlowObserver):
     def _seconds_until_due(self, next_beat: float) -> float:
         with self._lock:
             due = next_beat
-            if len(self._buffer) >= self.batch_size:
+            if self._step_changes or len(self._buffer) >= self.batch_size:
                 due = 0.0
             elif self._buffer:
                 due = min(due, self._buffered_since + self.flush_interval)

@@ -3,7 +3,8 @@
 Every signal is sent with ``sender=FlowRun``. Receivers run in the thread
 that sends: ``flow_run_started``, ``flow_run_finished`` and
 ``run_notification`` in the one executing the run (or cancelling or reaping
-it), ``step_run_finished`` in the engine's worker thread that ran the step.
+it), ``step_run_finished`` in the thread recording the run, once the step's
+row is saved.
 A receiver that raises is logged and ignored: reporting never breaks a run.
 """
 

@@ -52,6 +52,27 @@ def test_threads_that_used_the_database_close_their_connections(register):
     assert [each.connection for each in opened] == [None] * len(opened)
 
 
+def test_step_threads_that_do_not_use_the_database_open_no_connection(register):
+    """Step rows are written by the run's recording thread, not by each step's thread."""
+    threads = []
+
+    def note(sender, connection, **kwargs):
+        threads.append(threading.current_thread().name)
+
+    flow = AdminFlow("quiet", "steps that never query", make_storer([1]), "records")
+    for name in ("a", "b", "c", "d"):
+        flow.add_update_step(name, update_step())
+    register(flow)
+    connection_created.connect(note)
+    try:
+        run = execute_run(start_run("quiet", trigger=Trigger.COMMAND, num_threads=4))
+    finally:
+        connection_created.disconnect(note)
+
+    assert step_statuses(run) == dict.fromkeys("abcd", "succeeded")
+    assert set(threads) <= {threading.current_thread().name, f"adminflow-run-{run.pk}"}
+
+
 def test_signals_are_sent_as_the_run_moves(register, trace):
     register(pipeline("loud", trace))
     heard: list[tuple[str, object]] = []
