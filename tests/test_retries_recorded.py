@@ -58,6 +58,16 @@ def test_a_retried_step_keeps_its_attempts_and_each_failed_attempt_in_the_log(re
     ]
 
 
+def row_once(**fields: object) -> StepRun:
+    """Return the step row once it shows ``fields``: the run's recording thread writes
+    a change as soon as it wakes, so a step may ask a moment before it is there."""
+    rows = StepRun.objects.filter(name__in=["s", "slow"])
+    deadline = time.monotonic() + WAIT
+    while not rows.filter(**fields).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return rows.get()
+
+
 def test_the_attempts_are_stored_while_the_step_still_runs(register):
     seen = Trace()
     left = [RetryableError("down")]
@@ -65,7 +75,7 @@ def test_the_attempts_are_stored_while_the_step_still_runs(register):
     def fail_once_then_read_my_row(call: Call) -> None:
         if left:
             raise left.pop()
-        seen.add(StepRun.objects.get(name="s").attempts)
+        seen.add(row_once(attempts=1).attempts)
 
     flow = AdminFlow("live", "d", make_storer([1]), default_config={"s-retry": INSTANT})
     flow.add_update_step("s", update_step(fail_once_then_read_my_row))
@@ -73,7 +83,7 @@ def test_the_attempts_are_stored_while_the_step_still_runs(register):
 
     run = execute_run(start_run("live", trigger=Trigger.COMMAND))
 
-    assert seen.events == [1]  # the failed call, written before the second began
+    assert seen.events == [1]  # the failed call, written while the step goes on
     assert step_row(run, "s").attempts == 2
 
 
@@ -95,12 +105,8 @@ def test_an_overdue_step_is_stored_as_overdue_while_it_runs(register):
 
     def wait_then_read_my_row(call: Call) -> None:
         assert observer.release.wait(WAIT)
-        # The run's recording thread writes the flag as soon as it wakes: wait for it.
-        row = StepRun.objects.filter(name="slow")
-        deadline = time.monotonic() + WAIT
-        while not row.filter(overdue=True).exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        seen.add(row.values_list("status", "overdue").get())
+        row = row_once(overdue=True)
+        seen.add((row.status, row.overdue))
 
     def note(sender, connection, **kwargs):
         if threading.current_thread() is not main:

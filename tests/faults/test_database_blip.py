@@ -52,8 +52,8 @@ def test_a_run_whose_connections_were_ended_while_a_step_ran_recovers(roster: Ro
     run = roster.run()
     processes.wait_until(lambda: beaten_since(run, run.started_at), "a first heartbeat")
 
-    # The run's, its heartbeat's and its running step's.
-    assert end_connections() >= 3
+    # The run's own and its recording thread's (heartbeats, step rows, log lines).
+    assert end_connections() >= 2
     ended_at = timezone.now()
     processes.wait_until(lambda: beaten_since(run, ended_at), "a heartbeat", alive=["runflow"])
     roster.step_gate.touch()
