@@ -7,11 +7,9 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -21,6 +19,7 @@ from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory
 from tests.run_helpers import database_url, pipeline
 from tests.schedule_helpers import utc
+from tests.test_runflow import command
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -28,12 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def flowscheduler(*args: str) -> tuple[str, str, int]:
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command("flowscheduler", *args, stdout=stdout, stderr=stderr)
-    except CommandError as exc:
-        return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
-    return stdout.getvalue(), stderr.getvalue(), 0
+    return command("flowscheduler", *args)
 
 
 @pytest.fixture

@@ -35,15 +35,19 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def runflow(*args: str) -> tuple[str, str, int]:
-    """Run the command; return its stdout, its stderr and the exit code it ends with."""
+def command(name: str, *args: str) -> tuple[str, str, int]:
+    """Run a management command; return its stdout, its stderr and the exit code it ends with."""
     stdout, stderr = StringIO(), StringIO()
     try:
-        call_command("runflow", *args, stdout=stdout, stderr=stderr)
+        call_command(name, *args, stdout=stdout, stderr=stderr)
     except CommandError as exc:
         # What BaseCommand.run_from_argv prints before exiting with the code.
         return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
     return stdout.getvalue(), stderr.getvalue(), 0
+
+
+def runflow(*args: str) -> tuple[str, str, int]:
+    return command("runflow", *args)
 
 
 @pytest.fixture
