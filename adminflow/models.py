@@ -17,7 +17,6 @@ from .cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,
-    STEP_TRANSITIONS,
     FlowRunStatus,
     StepRunStatus,
     Trigger,
@@ -316,23 +315,6 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
-
-    def transition_to(self, status: str, **fields: Any) -> None:
-        """Move to ``status`` (raising IllegalTransition if not allowed) and save.
-
-        If saving fails, the instance is left as it was, so the move can be tried again.
-        """
-        check_transition(STEP_TRANSITIONS, f"step {self.name}", self.status, status)
-        before = {name: getattr(self, name) for name in ("status", *fields)}
-        self.status = status
-        for name, value in fields.items():
-            setattr(self, name, value)
-        try:
-            self.save(update_fields=["status", *fields])
-        except BaseException:
-            for name, value in before.items():
-                setattr(self, name, value)
-            raise
 
 
 class RunLog(models.Model):

@@ -152,6 +152,8 @@ class RunRecorder(FlowObserver):
             send_robust(step_run_finished, self.run, step=self.step_rows[name])
 
     def _update_steps(self, changes: Mapping[str, dict[str, Any]]) -> None:
+        # One UPDATE per row, of its changed fields only: measured faster than one
+        # bulk_update, whose CASE over every changed field rewrites them all.
         with transaction.atomic(using=router.db_for_write(StepRun)):
             for name, fields in changes.items():
                 row = self.step_rows[name]
