@@ -127,6 +127,11 @@ class RunRecorder(FlowObserver):
             if threading.current_thread() is not self.owner:
                 connections.close_all()
 
+    def store_started(self, flow: str) -> None:
+        # Written now, by the thread about to store: on SQLite the store's transaction
+        # would keep the side thread from writing them until it ends.
+        self.write_steps()
+
     def _note_step(self, name: str, *, finished: bool = False, **fields: Any) -> None:
         """Note a change of a step's row for the side thread, and wake it to write it."""
         status = fields.get("status")

@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date, timedelta
+from typing import ClassVar
 
 import pytest
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from adminflow import AdminFlow, Secret
+from adminflow import AdminFlow, RecordStorer, Secret
 from adminflow.engine.config import MASK
-from adminflow.models import Flow, FlowRun
+from adminflow.models import Flow, FlowRun, StepRun
 from adminflow.recording import RunRecorder, metadata_from_json, metadata_to_json
 from adminflow.runs import execute_run, start_run
 from adminflow.signals import flow_run_finished, flow_run_started, step_run_finished
@@ -71,6 +72,32 @@ def test_step_threads_that_do_not_use_the_database_open_no_connection(register):
 
     assert step_statuses(run) == dict.fromkeys("abcd", "succeeded")
     assert set(threads) <= {threading.current_thread().name, f"adminflow-run-{run.pk}"}
+
+
+class PeekingStorer(RecordStorer):
+    """Stores nothing; notes the step rows as the database shows them when storing starts."""
+
+    description = "peeks at the step rows"
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def get_records(self, logger):
+        return [1]
+
+    def set_records(self, rec_list, logger):
+        self.seen.extend(StepRun.objects.order_by("position").values_list("name", "status"))
+
+
+def test_every_step_row_is_written_before_the_records_are_stored(register):
+    """The store may lock the database (SQLite): the step rows must not wait for it."""
+    PeekingStorer.seen.clear()
+    flow = AdminFlow("peek", "step rows before the store", PeekingStorer, "records")
+    flow.add_update_step("a", update_step())
+    flow.add_update_step("b", update_step(), depends_on=["a"])
+    register(flow)
+
+    execute_run(start_run("peek", trigger=Trigger.COMMAND))
+
+    assert PeekingStorer.seen == [("a", "succeeded"), ("b", "succeeded")]
 
 
 def test_signals_are_sent_as_the_run_moves(register, trace):

@@ -43,6 +43,13 @@ class FlowObserver:
     def step_finished(self, flow: str, step: StepResult) -> None:
         """A step reached a final status, whether or not it ever started."""
 
+    def store_started(self, flow: str) -> None:
+        """Every step has ended and the records are about to be stored, in this thread.
+
+        The last moment to write what an observer holds back: the store may
+        lock the database (SQLite) until it is done.
+        """
+
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         """A step, the storer (``step`` is its name) or the flow (``None``) logged a line."""
 
@@ -77,6 +84,9 @@ class ObserverGroup(FlowObserver):
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         self._each("step_finished", flow, step)
+
+    def store_started(self, flow: str) -> None:
+        self._each("store_started", flow)
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         self._each("log", flow, step, level, message)

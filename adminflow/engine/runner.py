@@ -293,6 +293,7 @@ class FlowRun:
     def store(self) -> None:
         storer = self.plan.storer
         log = StepLogger(self, self.plan.storer_name)
+        self.observer.store_started(self.flow)
         try:
             if self.plan.storer_mode is StepMode.INCLUDE:
                 storer.set_records(self.records, log)

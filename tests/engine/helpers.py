@@ -256,6 +256,9 @@ class Recorder(FlowObserver):
     def step_finished(self, flow, step):
         self.trace.add(("step_finished", step.name, str(step.status)))
 
+    def store_started(self, flow):
+        self.trace.add(("store_started", flow))
+
     def log(self, flow, step, level, message):
         self.trace.add(("log", step, level, message))
 

@@ -45,6 +45,23 @@ def test_a_run_reports_start_steps_logs_and_finish_in_order(flow, recorder):
     )
 
 
+def test_the_store_is_announced_after_every_step_and_before_the_storer_writes(flow, recorder):
+    small_flow(flow).run(observers=[recorder])
+
+    events = recorder.events
+    store = events.index(("store_started", "test-flow"))
+    assert store > max(i for i, event in enumerate(events) if event[0] == "step_finished")
+    assert events[store + 1] == ("log", "records", logging.INFO, "stored 3 records")
+
+
+def test_a_run_that_stores_nothing_announces_no_store(flow, recorder):
+    flow.add_update_step("bad", update_step(failing()))
+
+    flow.run(observers=[recorder])
+
+    assert recorder.of("store_started") == []
+
+
 def test_log_lines_carry_their_step_and_level(flow, recorder):
     small_flow(flow).run(observers=[recorder])
 
@@ -97,7 +114,7 @@ def test_every_observer_hears_every_event(flow):
     small_flow(flow).run(observers=[first, second])
 
     assert first.events == second.events
-    assert len(first.events) == 13  # run x2, storer logs x2, steps x6, step logs x3
+    assert len(first.events) == 14  # run x2, storer logs x2, steps x6, step logs x3, store x1
 
 
 class Exploding(FlowObserver):
@@ -121,7 +138,7 @@ def test_an_observer_that_raises_does_not_break_the_run(flow, storer, recorder, 
     assert result.succeeded
     assert storer.box.stored == [[1, 2, 3]]
     assert recorder.events[-1] == ("run_finished", "succeeded")
-    assert len(recorder.events) == 13
+    assert len(recorder.events) == 14
     failures = [r for r in caplog.records if r.name == "adminflow.engine"]
     assert failures
     assert all("observer broke" in (r.exc_text or "") for r in failures)
