@@ -17,8 +17,12 @@ from django.dispatch import receiver
 DEFAULTS: dict[str, Any] = {
     # Seconds between a running run's heartbeats.
     "HEARTBEAT_INTERVAL": 5.0,
-    # Seconds without a heartbeat after which a running run counts as lost.
+    # Seconds without a heartbeat after which a run counts as lost: a running one, or a
+    # queued one that a worker (or runflow) took and died holding before it started it.
     "STALE_AFTER": 60.0,
+    # Seconds a queued run may wait for a worker to take it before it counts as lost (its
+    # task was lost, or no worker runs). Raise it where runs wait longer behind others.
+    "QUEUED_TIMEOUT": 1800.0,
     # Log lines are written in batches of at most this many rows...
     "LOG_BATCH_SIZE": 500,
     # ...or after this many seconds, whichever comes first.

@@ -24,6 +24,9 @@ from .states import (
 )
 from .validators import validate_cron, validate_recipients
 
+ONE_ACTIVE_RUN = "adminflow_one_active_run_per_flow"
+"""The constraint that keeps a flow to one queued or running run."""
+
 # What decides when a flow is next due: a change to any of them moves schedule_due_at.
 SCHEDULE_FIELDS = ("enabled", "schedule", "schedule_enabled", "schedule_starts", "schedule_ends")
 
@@ -248,7 +251,7 @@ class FlowRun(models.Model):
             models.UniqueConstraint(
                 fields=["flow"],
                 condition=Q(status__in=[FlowRunStatus.QUEUED, FlowRunStatus.RUNNING]),
-                name="adminflow_one_active_run_per_flow",
+                name=ONE_ACTIVE_RUN,
             )
         ]
         indexes = [

@@ -237,11 +237,17 @@ class RunRecorder(FlowObserver):
     def heartbeat(self) -> None:
         """Mark the run alive; on a cancel request, or if the run ended elsewhere, stop it.
 
-        The common case is one UPDATE; the second only runs once a cancel
-        was requested (or the reaper gave the run up), to tell which.
+        The common case is two UPDATEs (the held queued runs, this run); a
+        third only runs once a cancel was requested (or the reaper gave the
+        run up), to tell which.
         """
-        runs = FlowRun.objects.filter(pk=self.run.pk, status=FlowRunStatus.RUNNING)
         now = timezone.now()
+        # Runs this process queued to execute after this one (`runflow --due`) are
+        # alive while it is; without a beat they would be reaped as lost.
+        FlowRun.objects.filter(status=FlowRunStatus.QUEUED, worker=self.run.worker).update(
+            heartbeat_at=now
+        )
+        runs = FlowRun.objects.filter(pk=self.run.pk, status=FlowRunStatus.RUNNING)
         if runs.filter(cancel_requested=False).update(heartbeat_at=now):
             return
         alive = runs.update(heartbeat_at=now)

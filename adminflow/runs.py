@@ -7,6 +7,17 @@ another) calls :func:`execute_run`, which claims it, records it while the
 engine runs it and always leaves it finished. Status changes are conditional
 UPDATEs, so two processes racing over one run cannot both win.
 
+No run stays active for ever. A process that means to execute a queued run
+*holds* it: it writes its name as the run's ``worker`` and heartbeats it
+(``runflow`` from the moment it queues the run, a task worker from the
+moment it takes the task). :func:`reap_stale_runs` fails an active run whose
+holder stopped heartbeating, queued or running, and a queued run that no
+process held within ``ADMINFLOW["QUEUED_TIMEOUT"]`` seconds (its task was
+lost, or no worker runs). Such a run is failed with a reason, not sent to the
+queue again: nothing of it ran, so a re-run is safe and one click away, while
+a run sent again could run hours after it was asked for, or kill the next
+worker the way it killed the last.
+
 Secrets never reach the database. A run executed by the process that
 started it uses the ConfiguredFlow that ``start_run`` checked, kept on the
 instance as ``run.configured_flow``; one loaded from the database is
@@ -24,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .conf import adminflow_settings
@@ -36,7 +48,7 @@ from .engine import (
     StepMode,
 )
 from .loading import build_flow, get_flow_row
-from .models import Flow, FlowRun, StepRun
+from .models import ONE_ACTIVE_RUN, Flow, FlowRun, StepRun
 from .reconnect import retried_if_lost
 from .recording import RunRecorder, cut, metadata_from_json, metadata_to_json, send_robust
 from .run_config import config_of_run, configure, configure_again, configure_flow
@@ -56,12 +68,17 @@ from .storers import bind_storer
 class FlowAlreadyRunning(AdminflowError):
     """Raise when a flow already has a queued or running run."""
 
-    def __init__(self, flow: str, run_id: int, status: str) -> None:
+    def __init__(self, flow: str, run_id: int | None, status: str) -> None:
         self.flow = flow
         self.run_id = run_id
         self.status = status
+        self.active = (
+            f"run {run_id} is {status}"
+            if run_id is not None
+            else "another run started at the same time"
+        )
         super().__init__(
-            f"flow '{flow}' is already running: run {run_id} is {status}; "
+            f"flow '{flow}' is already running: {self.active}; "
             "wait for it to finish or cancel it first"
         )
 
@@ -88,10 +105,14 @@ def start_run(
     num_threads: int | None = None,
     resumed_from: FlowRun | None = None,
     scheduled_for: datetime | None = None,
+    hold: bool = False,
 ) -> FlowRun:
     """Queue a run of ``flow`` (a name or a row) and return it.
 
-    ``scheduled_for`` is the scheduled time a scheduled run is for.
+    ``scheduled_for`` is the scheduled time a scheduled run is for. With
+    ``hold``, this process will execute the run itself (``runflow``): it
+    holds the run from the start, so the run fails as lost if the process
+    dies before executing it, instead of staying queued.
 
     Raise UnknownFlow, FlowDisabled or FlowConfigError before writing
     anything, and FlowAlreadyRunning if the flow has an active run.
@@ -109,6 +130,7 @@ def start_run(
         debug=debug,
         resumed_from=resumed_from,
         scheduled_for=scheduled_for,
+        hold=hold,
     )
 
 
@@ -127,6 +149,7 @@ def _queue(
     resumed_from: FlowRun | None = None,
     metadata: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
+    hold: bool = False,
 ) -> FlowRun:
     modes = {configured.storer_name: str(configured.storer_mode)}
     modes.update({name: str(step.mode) for name, step in configured.steps.items()})
@@ -141,33 +164,76 @@ def _queue(
         resumed_from=resumed_from,
         metadata=metadata or {},
         scheduled_for=scheduled_for,
+        **(_held_fields() if hold else {}),
     )
-    for attempt in (1, 2):
+    for _attempt in range(START_ATTEMPTS):
         if _inserted(run):
             run.configured_flow = configured
             return run
         active = FlowRun.objects.active().filter(flow=row).first()
         # A run whose worker died must not block its flow for ever: reap it, try again.
-        if attempt == 2 or (active is not None and active not in reap_stale_runs()):
-            raise FlowAlreadyRunning(
-                row.name, getattr(active, "pk", None), getattr(active, "status", "unknown")
-            )
-    raise AssertionError("unreachable")
+        # None: the run that refused this one ended since; try again as well.
+        if active is not None and active not in reap_stale_runs():
+            raise FlowAlreadyRunning(row.name, active.pk, active.status)
+    # Refused each time by another start that won the flow and ended before it could be named.
+    raise FlowAlreadyRunning(row.name, None, "unknown")
+
+
+START_ATTEMPTS = 3
+"""How often a start tries to insert its run while runs that refused it keep ending."""
 
 
 def _inserted(run: FlowRun) -> bool:
     """Save a new run; return False if the flow already has an active one.
 
-    The partial unique constraint decides, so two racing starts cannot both win.
+    The partial unique constraint decides, so two racing starts cannot both
+    win. Any other integrity error (the flow row deleted meanwhile) is raised.
     """
     try:
         with transaction.atomic():
             run.save()
-    except IntegrityError:
-        if not FlowRun.objects.active().filter(flow=run.flow).exists():
+    except IntegrityError as exc:
+        if not _refused_as_second_active_run(exc):
             raise
         return False
     return True
+
+
+def _refused_as_second_active_run(exc: IntegrityError) -> bool:
+    """Return whether ``exc`` is the one-active-run-per-flow constraint refusing an insert.
+
+    The refusal is told by the constraint, never by looking for the active
+    run afterwards: that run may have ended in between, and the refusal is
+    still one (it used to escape as a raw IntegrityError under load).
+    """
+    diag = getattr(exc.__cause__, "diag", None)  # psycopg names the constraint
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name == ONE_ACTIVE_RUN
+    # SQLite names the indexed column: the run's flow is in no other unique index.
+    return ONE_ACTIVE_RUN in str(exc) or f"{FlowRun._meta.db_table}.flow_id" in str(exc)
+
+
+def this_worker() -> str:
+    """Return how runs name this process: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _held_fields() -> dict[str, Any]:
+    return {"worker": this_worker(), "heartbeat_at": timezone.now()}
+
+
+def hold_run(run: FlowRun) -> bool:
+    """Mark the queued ``run`` as held by this process, which is about to execute it.
+
+    A task worker calls this first thing, so that if it dies before its run
+    starts, the run is failed as lost once its heartbeat is stale rather than
+    left queued. Return False, changing nothing, if the run is no longer queued.
+    """
+    fields = _held_fields()
+    held = FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.QUEUED).update(**fields)
+    if held:
+        run.worker, run.heartbeat_at = fields["worker"], fields["heartbeat_at"]
+    return bool(held)
 
 
 # Executing
@@ -194,8 +260,7 @@ def execute_run(
         send_robust(flow_run_finished, run)
         return run
     now = timezone.now()
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    _move(run, FlowRunStatus.RUNNING, worker=worker, started_at=now, heartbeat_at=now)
+    _move(run, FlowRunStatus.RUNNING, worker=this_worker(), started_at=now, heartbeat_at=now)
     try:
         send_robust(flow_run_started, run)
         result = _run_recorded(run, configured, observers, cancel_event or threading.Event())
@@ -266,18 +331,40 @@ def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> bool
 
 def _abandon(run: FlowRun, tb: str) -> None:
     """Mark a run that stopped unexpectedly failed, with its steps, if it is still running."""
-    now = timezone.now()
     error = f"the run stopped unexpectedly: {tb.strip().splitlines()[-1]}"
-    updated = retried_if_lost(
-        lambda: FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.RUNNING).update(
-            status=FlowRunStatus.FAILED, finished_at=now, error=error, traceback=tb
-        ),
-        FlowRun,
+    retried_if_lost(
+        lambda: fail_active_run(run, error, traceback=tb, status=FlowRunStatus.RUNNING), FlowRun
     )
-    if updated:
-        _end_unfinished_steps(run, error, now)
-        run.refresh_from_db()
+
+
+def fail_active_run(
+    run: FlowRun,
+    error: str,
+    *,
+    traceback: str = "",
+    now: datetime | None = None,
+    **unchanged: Any,
+) -> bool:
+    """Mark ``run`` failed with ``error`` at ``now``, if its row still matches ``unchanged``;
+    return whether it did.
+
+    Its running steps fail with the same error and its pending ones are
+    cancelled, in the same transaction; then ``flow_run_finished`` is sent.
+    The match (a status, the heartbeat that was found stale) makes the move
+    lose to whoever changed the run meanwhile: a worker that claimed it, a
+    heartbeat that came after all.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        failed = FlowRun.objects.filter(pk=run.pk, **unchanged).update(
+            status=FlowRunStatus.FAILED, finished_at=now, error=error, traceback=traceback
+        )
+        if failed:
+            _end_unfinished_steps(run, error, now)
+    run.refresh_from_db()
+    if failed:
         send_robust(flow_run_finished, run)
+    return bool(failed)
 
 
 def _end_unfinished_steps(run: FlowRun, error: str, now: datetime) -> None:
@@ -335,41 +422,64 @@ def cancel_run(run: FlowRun) -> FlowRun:
 
 
 def reap_stale_runs(now: datetime | None = None) -> list[FlowRun]:
-    """Mark failed the running runs whose worker stopped heartbeating; return them.
+    """Mark failed the active runs that nobody will finish; return them.
 
-    A run is stale once its last heartbeat is older than
-    ``ADMINFLOW["STALE_AFTER"]`` seconds. A run that beats again in between
-    is left alone.
+    That is a run, running or queued, whose holder's last heartbeat is older
+    than ``ADMINFLOW["STALE_AFTER"]`` seconds (the worker or ``runflow``
+    died), and a queued run that no process held within
+    ``ADMINFLOW["QUEUED_TIMEOUT"]`` seconds of being queued (its task was
+    lost, or no worker runs). A run that beats again, or is taken, in
+    between is left alone.
     """
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=adminflow_settings.STALE_AFTER)
-    reaped = []
-    for run in FlowRun.objects.filter(status=FlowRunStatus.RUNNING, heartbeat_at__lt=cutoff):
-        error = (
-            f"worker {run.worker or 'unknown'} stopped heartbeating at "
-            f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S %Z}; marked failed at {now:%Y-%m-%d %H:%M:%S %Z}"
+    stale = now - timedelta(seconds=adminflow_settings.STALE_AFTER)
+    unheld = now - timedelta(seconds=adminflow_settings.QUEUED_TIMEOUT)
+    lost = FlowRun.objects.active().filter(
+        Q(heartbeat_at__lt=stale)
+        | Q(status=FlowRunStatus.QUEUED, heartbeat_at__isnull=True, queued_at__lt=unheld)
+    )
+    return [
+        run
+        for run in lost.select_related("flow")
+        if fail_active_run(
+            run,
+            _lost_reason(run, now),
+            now=now,
+            status=run.status,
+            worker=run.worker,
+            heartbeat_at=run.heartbeat_at,
         )
-        with transaction.atomic():
-            updated = FlowRun.objects.filter(
-                pk=run.pk, status=FlowRunStatus.RUNNING, heartbeat_at=run.heartbeat_at
-            ).update(status=FlowRunStatus.FAILED, finished_at=now, error=error)
-            if updated:
-                _end_unfinished_steps(run, error, now)
-        if updated:
-            run.refresh_from_db()
-            send_robust(flow_run_finished, run)
-            reaped.append(run)
-    return reaped
+    ]
 
 
-def resume_run(run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN) -> FlowRun:
+def _lost_reason(run: FlowRun, now: datetime) -> str:
+    """Return why ``run``, found lost at ``now``, is failed."""
+    marked = f"marked failed at {now:%Y-%m-%d %H:%M:%S %Z}"
+    if run.heartbeat_at is None:
+        return (
+            f"no worker took it within {adminflow_settings.QUEUED_TIMEOUT:g} seconds of being "
+            f"queued at {run.queued_at:%Y-%m-%d %H:%M:%S %Z} (its task: "
+            f"{run.task_id or 'never sent'}); {marked}; none of its steps ran. Is a worker "
+            f"running for Tasks backend '{adminflow_settings.TASK_BACKEND}', "
+            f"queue '{adminflow_settings.TASK_QUEUE}'?"
+        )
+    beat = f"stopped heartbeating at {run.heartbeat_at:%Y-%m-%d %H:%M:%S %Z}"
+    if run.status == FlowRunStatus.QUEUED:
+        return f"worker {run.worker} took it, {beat} before starting it; {marked}; none of its steps ran"
+    return f"worker {run.worker or 'unknown'} {beat}; {marked}"
+
+
+def resume_run(
+    run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN, hold: bool = False
+) -> FlowRun:
     """Queue a run that picks up where the failed ``run`` stopped, and return it.
 
     If ``run`` stored its records (a propagate step failed), only the
     propagate steps that did not succeed run again, with ``run``'s metadata
     restored: exactly for values stored as JSON, not at all for values kept
     only as their repr. Otherwise nothing outside changed and the whole flow
-    runs again. Both use ``run``'s config. Raise RunNotResumable unless
+    runs again. Both use ``run``'s config. ``hold`` is as for
+    :func:`start_run`. Raise RunNotResumable unless
     ``run`` failed, and whatever :func:`start_run` raises.
     """
     if run.status not in RESUMABLE:
@@ -392,5 +502,12 @@ def resume_run(run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN) 
         metadata = metadata_from_json(run.metadata)
     configured = configure(flow, config, modes=modes)
     return _queue(
-        row, configured, trigger, user, debug=run.debug, resumed_from=run, metadata=metadata
+        row,
+        configured,
+        trigger,
+        user,
+        debug=run.debug,
+        resumed_from=run,
+        metadata=metadata,
+        hold=hold,
     )

@@ -85,10 +85,11 @@ def next_due_at() -> datetime | None:
     return scheduled_flows().aggregate(due=Min("schedule_due_at"))["due"]
 
 
-def start_due_runs(now: datetime | None = None) -> DueRuns:
+def start_due_runs(now: datetime | None = None, *, hold: bool = False) -> DueRuns:
     """Claim the due time of every due flow and queue one run for each claim; say what happened.
 
-    The runs are queued, not executed: the caller executes them here or sends
+    The runs are queued, not executed: the caller executes them here (and
+    says so with ``hold``, see :func:`adminflow.runs.start_run`) or sends
     them to a worker. Raise only what the database raises; a flow that
     cannot start is reported and the others still start.
     """
@@ -96,7 +97,7 @@ def start_due_runs(now: datetime | None = None) -> DueRuns:
     report = DueRuns()
     for row in due_flows(now):
         with transaction.atomic():
-            _start_due(row, now, report)
+            _start_due(row, now, report, hold)
     return report
 
 
@@ -120,7 +121,7 @@ def enqueue_due_runs(now: datetime | None = None) -> DueRuns:
     return due
 
 
-def _start_due(row: Flow, now: datetime, report: DueRuns) -> None:
+def _start_due(row: Flow, now: datetime, report: DueRuns, hold: bool) -> None:
     """Claim the due time of ``row`` and, if this process got it, start the run it is for."""
     problem = cron_problem(row.schedule)
     over = row.schedule_ends is not None and site_today(now) > row.schedule_ends
@@ -139,7 +140,7 @@ def _start_due(row: Flow, now: datetime, report: DueRuns) -> None:
             "Flow '%s': its schedule ended on %s; nothing started.", row.name, row.schedule_ends
         )
     elif tick is not None:
-        _start(row, tick, report)
+        _start(row, tick, report, hold)
 
 
 def _due_time(row: Flow, now: datetime) -> datetime | None:
@@ -158,11 +159,11 @@ def _due_time(row: Flow, now: datetime) -> datetime | None:
     return None if tick is None else tick.astimezone(UTC)
 
 
-def _start(row: Flow, tick: datetime, report: DueRuns) -> None:
+def _start(row: Flow, tick: datetime, report: DueRuns, hold: bool) -> None:
     try:
-        run = start_run(row, trigger=Trigger.SCHEDULE, scheduled_for=tick)
+        run = start_run(row, trigger=Trigger.SCHEDULE, scheduled_for=tick, hold=hold)
     except FlowAlreadyRunning as exc:
-        report.skipped.append(f"Skipped flow '{row.name}': run {exc.run_id} is {exc.status}.")
+        report.skipped.append(f"Skipped flow '{row.name}': {exc.active}.")
         logger.info("%s", report.skipped[-1])
     except AdminflowError as exc:
         _fail(report, f"Flow '{row.name}' was not started for {site_time(tick)}: {exc}")

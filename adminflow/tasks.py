@@ -8,7 +8,9 @@ lose results, cannot cancel, and leave a task whose worker was killed
 "running" forever. So a run is cancelled on its row (the task then finds it
 no longer queued and leaves it alone), and a run whose worker died is found
 by its missing heartbeat (:func:`adminflow.runs.reap_stale_runs`), whatever
-the backend says about the task.
+the backend says about the task. The worker holds the run (and so heartbeats
+it) from the moment it takes the task, before anything else, so that dying
+before the run starts fails the run too rather than leaving it queued.
 """
 
 from __future__ import annotations
@@ -19,14 +21,11 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from .compat import task, task_backends
 from .conf import adminflow_settings
 from .models import FlowRun
-from .recording import send_robust
-from .runs import execute_run
-from .signals import flow_run_finished
+from .runs import execute_run, fail_active_run, hold_run
 from .states import FlowRunStatus, IllegalTransition
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,8 @@ def execute_queued_run(run_id: int) -> str:
     if run is None:
         logger.warning("Run %s no longer exists: nothing to execute.", run_id)
         return "missing"
-    if run.status != FlowRunStatus.QUEUED:
+    if not hold_run(run):
+        run.refresh_from_db(fields=["status"])
         logger.info(
             "Run %s of flow '%s' is %s, no longer queued: left alone.",
             run.pk,
@@ -104,12 +104,5 @@ def _fail_unsent(run: FlowRun, backend: str, queue: str, exc: Exception) -> None
         f"'{backend}' (queue '{queue}'): {type(exc).__name__}: {exc}"
     )
     logger.error("%s", error, exc_info=exc)
-    failed = FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.QUEUED).update(
-        status=FlowRunStatus.FAILED,
-        finished_at=timezone.now(),
-        error=error,
-        traceback="".join(traceback.format_exception(exc)),
-    )
-    run.refresh_from_db()
-    if failed:
-        send_robust(flow_run_finished, run)
+    tb = "".join(traceback.format_exception(exc))
+    fail_active_run(run, error, traceback=tb, status=FlowRunStatus.QUEUED)

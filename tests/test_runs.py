@@ -8,12 +8,15 @@ heartbeat thread have their own connections and only see committed rows.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from adminflow import AdminFlow, FlowConfigError, Secret, StepMode
@@ -33,6 +36,7 @@ from adminflow.runs import (
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
 from adminflow.storers import DjangoRecordStorer
+from adminflow.tasks import enqueue_run, execute_queued_run
 from tests.engine.helpers import (
     WAIT,
     Trace,
@@ -47,6 +51,9 @@ from tests.factories import FlowFactory, FlowRunFactory, RunningFlowRunFactory, 
 from tests.run_helpers import pipeline, step_statuses
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+HERE = f"{socket.gethostname()}:{os.getpid()}"
+"""How runs name this process as their worker."""
 
 
 @pytest.fixture
@@ -536,6 +543,127 @@ def test_the_reaper_fails_runs_whose_worker_stopped_heartbeating(settings):
         run.refresh_from_db()
         assert run.status == status
     assert reap_stale_runs(now) == []
+
+
+def test_a_queued_run_no_worker_takes_is_failed_once_the_queued_timeout_passes(
+    register, trace, settings
+):
+    # The task is sent to a queue that no worker serves: nothing will ever take it.
+    settings.ADMINFLOW = {"QUEUED_TIMEOUT": 600, "TASK_BACKEND": "database"}
+    register(pipeline("unserved", trace))
+    lost = start_run("unserved", trigger=Trigger.ADMIN)
+    enqueue_run(lost)
+    queued_at = lost.queued_at
+
+    assert reap_stale_runs(queued_at + timedelta(seconds=599)) == []
+    with pytest.raises(FlowAlreadyRunning, match=f"run {lost.pk} is queued"):
+        start_run("unserved", trigger=Trigger.ADMIN)
+    now = queued_at + timedelta(seconds=601)
+    assert reap_stale_runs(now) == [lost]
+
+    lost.refresh_from_db()
+    assert (lost.status, lost.finished_at) == (FlowRunStatus.FAILED, now)
+    assert lost.error == (
+        f"no worker took it within 600 seconds of being queued at "
+        f"{queued_at:%Y-%m-%d %H:%M:%S} UTC (its task: {lost.task_id}); marked failed at "
+        f"{now:%Y-%m-%d %H:%M:%S} UTC; none of its steps ran. Is a worker running for Tasks "
+        "backend 'database', queue 'default'?"
+    )
+    # A worker that takes the task after all leaves the failed run alone.
+    assert execute_queued_run.call(lost.pk) == FlowRunStatus.FAILED
+    assert trace.events == []
+    assert start_run("unserved", trigger=Trigger.ADMIN).status == FlowRunStatus.QUEUED
+
+
+def test_a_queued_run_held_by_a_process_that_stopped_heartbeating_is_failed(
+    register, trace, settings
+):
+    settings.ADMINFLOW = {"STALE_AFTER": 60}
+    register(pipeline("held", trace))
+    held = start_run("held", trigger=Trigger.COMMAND, hold=True)
+    assert held.worker == HERE
+    beat = FlowRun.objects.get(pk=held.pk).heartbeat_at
+
+    assert reap_stale_runs(beat + timedelta(seconds=59)) == []
+    now = beat + timedelta(seconds=61)
+    assert reap_stale_runs(now) == [held]
+
+    held.refresh_from_db()
+    assert held.status == FlowRunStatus.FAILED
+    assert held.error == (
+        f"worker {HERE} took it, stopped heartbeating at {beat:%Y-%m-%d %H:%M:%S} UTC "
+        f"before starting it; marked failed at {now:%Y-%m-%d %H:%M:%S} UTC; none of its steps ran"
+    )
+    with pytest.raises(IllegalTransition):
+        execute_run(held)
+    assert trace.events == []
+
+
+def test_runs_a_process_holds_stay_alive_while_it_executes_another(register, trace, settings):
+    """``runflow --due`` queues every due run, then executes them one by one: the ones
+    waiting their turn are heartbeated with the one that executes."""
+    settings.ADMINFLOW = {"HEARTBEAT_INTERVAL": 0.05, "STALE_AFTER": 1}
+    started, release = threading.Event(), threading.Event()
+    first = AdminFlow("first", "waits in a step", make_storer([1]), "records")
+    first.add_update_step("wait", update_step(waiting_step(started, release, trace, "wait")))
+    register(first)
+    register(pipeline("second", trace))
+    running = start_run("first", trigger=Trigger.SCHEDULE, hold=True)
+    waiting = start_run("second", trigger=Trigger.SCHEDULE, hold=True)
+    queued_beat = FlowRun.objects.get(pk=waiting.pk).heartbeat_at
+    worker = threading.Thread(target=lambda: (execute_run(running), connection.close()))
+    worker.start()
+    try:
+        assert started.wait(WAIT)
+        # Longer than STALE_AFTER since it was queued, and beaten since.
+        deadline = time.monotonic() + WAIT
+        while FlowRun.objects.get(pk=waiting.pk).heartbeat_at < queued_beat + timedelta(
+            seconds=1.5
+        ):
+            assert time.monotonic() < deadline, "the waiting run was never heartbeaten"
+            time.sleep(0.02)
+        assert reap_stale_runs() == []
+    finally:
+        release.set()
+        worker.join(WAIT)
+
+    assert execute_run(waiting).status == FlowRunStatus.SUCCEEDED
+
+
+def test_a_start_refused_by_a_run_that_ends_meanwhile_tries_again(register, trace):
+    """The constraint refuses the insert; before the start can look up the active run,
+    that run ends. The start tries again rather than let the raw IntegrityError out."""
+    register(pipeline("churn", trace))
+    winner = start_run("churn", trigger=Trigger.ADMIN)
+    refused: list[str] = []
+
+    def end_winner_once_refused(execute, sql, params, many, context):
+        if refused == ["insert"]:
+            refused.append("ended")
+            FlowRun.objects.filter(pk=winner.pk).update(status=FlowRunStatus.SUCCEEDED)
+        try:
+            return execute(sql, params, many, context)
+        except IntegrityError:
+            refused.append("insert")
+            raise
+
+    with connection.execute_wrapper(end_winner_once_refused):
+        run = start_run("churn", trigger=Trigger.COMMAND)
+
+    assert refused == ["insert", "ended"]
+    assert run.status == FlowRunStatus.QUEUED
+    assert FlowRun.objects.active().get() == run
+
+
+def test_a_start_keeps_other_integrity_errors(register, trace):
+    register(pipeline("gone", trace))
+    row = start_run("gone", trigger=Trigger.ADMIN).flow
+    FlowRun.objects.all().delete()
+    Flow.objects.filter(pk=row.pk).delete()
+
+    # The row object outlives its row: the insert's foreign key is refused, not the flow.
+    with pytest.raises(IntegrityError):
+        start_run(row, trigger=Trigger.ADMIN)
 
 
 # Resuming

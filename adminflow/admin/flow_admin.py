@@ -78,7 +78,11 @@ def queue_runs(
 def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[SafeString, int]:
     """Return the message saying why ``row`` was not run, and its level."""
     if isinstance(exc, FlowAlreadyRunning):
-        active = modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
+        active = (
+            modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
+            if exc.run_id is not None
+            else "started at the same time"
+        )
         return format_html(
             "Flow “{}” was not run: it already has an active run, {}. "
             "Wait for it to finish or cancel it.",

@@ -14,17 +14,27 @@ section. The storer then stores the difference in one transaction: from
 after the transaction's first write, ``after-store`` right after it
 committed. Before pausing it creates ``<gate>.reached``, so that a test
 knows where the process is without looking into an open transaction.
+
+A process started with :data:`HOLD` in its environment, ``<moment>:<gate>``,
+is held at the gate at that moment of a run's life, before it started:
+``queued`` right after it committed a run it queued (``runflow``),
+``configure`` while configuring a run to execute it (a task worker, which
+has taken the task and holds the run by then).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 
 import adminflow
 from adminflow import AdminRecordStep, AdminUpdateStep
+from adminflow.models import FlowRun
 from adminflow.storers import DjangoRecordStorer
 
 from .gated import wait_for_gate
@@ -37,6 +47,29 @@ AFTER = [("ada", "Ada", "B"), ("alan", "Alan", "B"), ("grace", "Grace", "B")]
 """The students once a run of the flow stored its records."""
 PAUSES = ("", "mid-store", "after-store")
 WRITES = ("INSERT", "UPDATE", "DELETE")
+HOLD = "ADMINFLOW_FAULTS_HOLD"
+"""The environment variable that holds a fault process at a moment: ``<moment>:<gate>``."""
+HOLD_SECONDS = 30.0
+
+
+def held_at(moment: str) -> Path | None:
+    """Return the gate this process is held at, at ``moment``; None if it is not held there."""
+    name, _, gate = os.environ.get(HOLD, "").partition(":")
+    return Path(gate) if name == moment and gate else None
+
+
+def hold(moment: str) -> None:
+    """Wait at the gate of ``moment``, if this process is held there, saying it got there."""
+    gate = held_at(moment)
+    if gate is not None:
+        gate.with_name(f"{gate.name}.reached").touch()
+        wait_for_gate(gate, HOLD_SECONDS)
+
+
+@receiver(post_save, sender=FlowRun)
+def hold_once_queued(sender: type, instance: FlowRun, created: bool, **kwargs: Any) -> None:
+    if created and held_at("queued") is not None:
+        transaction.on_commit(lambda: hold("queued"))
 
 
 @adminflow.register_step
@@ -53,6 +86,7 @@ class PausingStudents(DjangoRecordStorer[Student]):
     def validate(self) -> None:
         if self.configs.pause not in PAUSES:
             raise ValueError(f"pause must be one of {PAUSES}, not {self.configs.pause!r}")
+        hold("configure")
 
     def set_records(self, rec_list: list[Student], logger: Any, debug: bool = False) -> None:
         if self.configs.pause != "mid-store":

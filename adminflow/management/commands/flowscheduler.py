@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from adminflow.conf import adminflow_settings
+from adminflow.runs import reap_stale_runs
 from adminflow.scheduler import enqueue_due_runs, next_due_at
 
 logger = logging.getLogger("adminflow.scheduler")
@@ -80,6 +81,10 @@ class Command(BaseCommand):
         """Queue every due run; print what happened, errors on stderr."""
         # A long-lived process: drop connections the database closed or that are too old.
         close_old_connections()
+        # Whether or not their flows are due: a lost run is failed (and its notices
+        # sent) when it is found, not when someone next starts its flow.
+        for run in reap_stale_runs():
+            self.stderr.write(f"Run {run.pk} of flow '{run.flow.name}' was lost: {run.error}")
         due = enqueue_due_runs()
         for line in due.lines(verbosity):
             self.stdout.write(line)

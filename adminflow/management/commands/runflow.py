@@ -133,7 +133,10 @@ class Command(BaseCommand):
                 self.run_and_report(
                     options,
                     lambda: start_run(
-                        options["flow"], trigger=Trigger.COMMAND, **self.config_arguments(options)
+                        options["flow"],
+                        trigger=Trigger.COMMAND,
+                        hold=True,
+                        **self.config_arguments(options),
                     ),
                 )
         except FlowAlreadyRunning as exc:
@@ -190,7 +193,7 @@ class Command(BaseCommand):
         failed = FlowRun.objects.select_related("flow").filter(pk=options["resume"]).first()
         if failed is None:
             raise usage_error(f"no run with id {options['resume']}")
-        self.run_and_report(options, lambda: resume_run(failed, trigger=Trigger.COMMAND))
+        self.run_and_report(options, lambda: resume_run(failed, trigger=Trigger.COMMAND, hold=True))
 
     def run_and_report(self, options: dict[str, Any], start: Callable[[], FlowRun]) -> None:
         run = self.execute_and_report(options, start())
@@ -219,7 +222,7 @@ class Command(BaseCommand):
     # Scheduled runs
 
     def start_due(self, options: dict[str, Any]) -> None:
-        due = enqueue_due_runs() if options["enqueue"] else start_due_runs()
+        due = enqueue_due_runs() if options["enqueue"] else start_due_runs(hold=True)
         for line in due.lines(options["verbosity"]):
             self.stdout.write(line)
         failures = list(due.errors)
