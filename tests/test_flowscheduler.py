@@ -16,7 +16,7 @@ from django_tasks_db.models import DBTaskResult
 from adminflow.management.commands.flowscheduler import MIN_SLEEP, seconds_to_next_time
 from adminflow.models import Flow, FlowRun
 from adminflow.states import FlowRunStatus, Trigger
-from tests.factories import FlowFactory
+from tests.factories import FlowFactory, RunningFlowRunFactory
 from tests.run_helpers import database_url, pipeline
 from tests.schedule_helpers import utc
 from tests.test_runflow import command
@@ -53,6 +53,21 @@ def test_once_queues_the_due_runs_for_a_worker_and_exits(tidy, settings):
         f"Run {run.pk} of flow 'tidy', scheduled for 2024-06-01 12:15 UTC: queued, "
         f"task {run.task_id}\n"
     )
+
+
+def test_each_pass_fails_lost_runs_whether_or_not_their_flow_is_due(settings):
+    settings.ADMINFLOW = {"STALE_AFTER": 60}
+    lost = RunningFlowRunFactory(
+        worker="gone:7", heartbeat_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    out, err, code = flowscheduler("--once")
+
+    lost.refresh_from_db()
+    assert (code, out) == (0, "")
+    assert lost.status == FlowRunStatus.FAILED
+    assert err == f"Run {lost.pk} of flow '{lost.flow.name}' was lost: {lost.error}\n"
+    assert lost.error.startswith("worker gone:7 stopped heartbeating at ")
 
 
 def test_once_with_nothing_due_prints_nothing(tidy):
