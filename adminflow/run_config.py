@@ -16,6 +16,37 @@ from .loading import build_flow, stored_config
 from .models import Flow, FlowRun
 
 
+class FlowNotConfigured(FlowConfigError):
+    """Raise for a flow that was never configured and cannot run without a config.
+
+    Neither its ``Flow`` row nor the flow itself gives it a config (the row's
+    ``config`` is empty and the flow has no ``default_config``), and it needs
+    keys that have no default: a course id, a roster path. Nothing is wrong
+    with the site; someone has still to configure the flow. The message is
+    built here alone, for a refused run and for ``adminflow.W004`` alike.
+    """
+
+    @property
+    def summary(self) -> str:
+        """Return what is wrong: the flow, and every problem of the config it was to run with."""
+        problems = "\n".join(f"  - {problem}" for problem in self.problems)
+        return (
+            f"flow '{self.flow}' has never been configured (its Flow row stores no config "
+            f"and the flow has no default config):\n{problems}"
+        )
+
+    @property
+    def hint(self) -> str:
+        """Return how to configure the flow."""
+        return (
+            "Store its config on the flow's page in the admin, or give one to a run: "
+            f"`manage.py runflow {self.flow} --config FILE`."
+        )
+
+    def _format(self) -> str:
+        return f"{self.summary}\n{self.hint}"
+
+
 def configure_flow(
     row: Flow,
     *,
@@ -27,11 +58,52 @@ def configure_flow(
     """Return the flow of ``row`` configured as a run would be; write nothing.
 
     ``config`` replaces the stored config; the other arguments override it
-    as :func:`configure` says. Raise FlowConfigError listing every problem.
+    as :func:`configure` says. Raise FlowConfigError listing every problem
+    (FlowNotConfigured for a flow never configured and run with no config).
     """
     flow = build_flow(row)
-    base = stored_config(row, flow) if config is None else config
-    return configure(flow, base, debug=debug, modes=modes, num_threads=num_threads)
+    if config is None:
+        return configure_stored(row, flow, debug=debug, modes=modes, num_threads=num_threads)
+    return configure(flow, config, debug=debug, modes=modes, num_threads=num_threads)
+
+
+def configure_stored(
+    row: Flow,
+    flow: AdminFlow,
+    *,
+    debug: bool = False,
+    modes: Mapping[str, str] | None = None,
+    num_threads: int | None = None,
+) -> ConfiguredFlow:
+    """Return ``flow`` (the flow of ``row``) configured with the row's stored config.
+
+    The other arguments override it as :func:`configure` says. Raise
+    FlowNotConfigured if the flow was never configured and needs a config,
+    FlowConfigError for any other problem.
+    """
+    base = stored_config(row, flow)
+    try:
+        return configure(flow, base, debug=debug, modes=modes, num_threads=num_threads)
+    except FlowConfigError as exc:
+        if _never_configured(row, flow):
+            raise FlowNotConfigured(flow.name, exc.problems) from None
+        raise
+
+
+def _never_configured(row: Flow, flow: AdminFlow) -> bool:
+    """Return whether ``flow`` needs a config that nobody has given it yet.
+
+    Its row stores none and it has no default config, so :func:`stored_config`
+    hands out an empty one; and that does not configure it. A config that was
+    given and went bad is another thing: someone has to correct it.
+    """
+    if row.config or flow.default_config:
+        return False
+    try:
+        flow.configured({})
+    except FlowConfigError:
+        return True
+    return False
 
 
 def configure(

@@ -92,7 +92,7 @@ def test_a_registered_flow_without_a_default_config_is_left_to_its_stored_config
     assert adminflow_messages() == []
 
 
-# E003 / E004 / W001: rows in the database, checked only when asked for a database
+# E003 / E004 / W001 / W004: rows in the database, checked only when asked for a database
 
 
 @pytest.mark.django_db
@@ -149,6 +149,28 @@ def test_a_stored_spec_with_a_broken_config_is_reported():
 
     assert error.id == "adminflow.E004"
     assert "add.numbers: item 0: expected int, got bool True" in error.msg
+
+
+@pytest.mark.django_db
+def test_a_flow_never_configured_is_only_a_warning_that_names_its_missing_keys(register):
+    register(numbers_flow("course-roster"))
+    row = Flow.objects.create(name="course-roster")
+
+    (warning,) = adminflow_messages(databases=["default"])
+
+    assert warning.id == "adminflow.W004"
+    assert not warning.is_serious()
+    assert warning.obj == row
+    assert warning.msg == (
+        "flow 'course-roster' has never been configured (its Flow row stores no config and "
+        "the flow has no default config):\n"
+        "  - add.numbers: missing required key (list[int]) the numbers to add"
+    )
+    assert warning.hint == (
+        "Store its config on the flow's page in the admin, or give one to a run: "
+        "`manage.py runflow course-roster --config FILE`."
+    )
+    call_command("check", databases=["default"], stdout=StringIO(), stderr=StringIO())
 
 
 @pytest.mark.django_db
