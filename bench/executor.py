@@ -8,7 +8,10 @@ times that depend on the machine:
 
 (a) A 200-step random DAG (fixed seed) of 5 ms sleeping update steps on 16
     threads, through ``AdminFlow.run()``. Wall time / ideal bound <= 1.15.
-(b) 50 independent 20 ms steps on 50 threads. Wall time / ideal bound <= 1.3.
+(b) 50 independent 20 ms steps on 50 threads, wall time / ideal bound, twice:
+    in steady state (runs follow one another in one process, so the run finds
+    the threads the run before it left in the process's pool) <= 1.15, and as
+    the first run of a process (its pool has no thread yet) <= 1.3.
 (c) Process CPU time / wall time over a run whose steps all sleep <= 0.1 cores.
 (d) Per-step overhead on a 1000-step layered DAG of no-op steps <= 50 us,
     taken as wall / steps: the steps do nothing, so all the time is overhead.
@@ -28,7 +31,9 @@ step's wait for the GIL after its sleep, so the same schedule of the nominal
 durations (5 ms, 20 ms) is shown as well: a stricter bound.
 
 Each measurement is repeated and the median ratio is reported; the bare
-``ThreadedExecutor.run_graph`` is measured too, for comparison. Absolute times
+``ThreadedExecutor.run_graph`` is measured too, for comparison. Apart from
+(b)'s first runs, every run is a steady-state one: the warm-up has filled the
+process's pool. Absolute times
 appear in parentheses only as context. The exit code is 0 whether or not a
 target is met: read the PASS/FAIL column.
 """
@@ -43,7 +48,8 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +64,8 @@ from adminflow.engine import (
     StepStatus,
     ThreadedExecutor,
 )
+from adminflow.engine import executor as executor_module
+from adminflow.engine.pool import WorkerPool
 
 SEED = 20240611
 
@@ -276,26 +284,43 @@ def sleeper(seconds: float) -> Callable[[str], bool]:
     return run_node
 
 
-def run_bare(
-    graph: Graph, seconds: float, threads: int, executor: ThreadedExecutor | None = None
-) -> Sample:
-    """Run ``graph`` on a bare ThreadedExecutor.
-
-    A new executor is made and shut down within the timing unless ``executor``
-    is given: then its threads may already be running, and are left running.
-    """
+def run_bare(graph: Graph, seconds: float, threads: int, pool: WorkerPool | None = None) -> Sample:
+    """Run ``graph`` on a new bare ThreadedExecutor, on the process's pool unless ``pool``."""
     DURATIONS.clear()
     gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    if executor is None:
-        with ThreadedExecutor(threads, "bench") as fresh:
-            outcomes = fresh.run_graph(graph, sleeper(seconds))
-    else:
+    with ThreadedExecutor(threads, "bench", pool=pool) as executor:
         outcomes = executor.run_graph(graph, sleeper(seconds))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     if any(o.status is not StepStatus.SUCCEEDED for o in outcomes.values()):
         raise RuntimeError("bare benchmark run did not succeed")
     return sample(graph, seconds, threads, wall, cpu)
+
+
+@contextmanager
+def first_run_pool() -> Iterator[WorkerPool]:
+    """Give the runs inside a process-wide pool with no thread yet, as a new process has.
+
+    The engine reads the process's pool when a run starts, so swapping it here
+    makes the next run start its own threads; they are joined after the block.
+    """
+    pool, kept = WorkerPool("bench-first"), executor_module.shared_pool
+    executor_module.shared_pool = pool
+    try:
+        yield pool
+    finally:
+        executor_module.shared_pool = kept
+        pool.close()
+
+
+def first_run_flow(graph: Graph, seconds: float, threads: int) -> Sample:
+    with first_run_pool():
+        return run_flow(graph, seconds, threads)
+
+
+def first_run_bare(graph: Graph, seconds: float, threads: int) -> Sample:
+    with first_run_pool() as pool:
+        return run_bare(graph, seconds, threads, pool)
 
 
 def thread_lifecycle(count: int) -> tuple[float, float]:
@@ -416,32 +441,42 @@ def main() -> int:
         )
     )
 
-    # (b) 50 independent 20 ms steps on 50 threads.
+    # (b) 50 independent 20 ms steps on 50 threads: in steady state, then as first runs.
     wide = independent(50)
-    flow_b = repeat(9, lambda: run_flow(wide, 0.020, 50))
-    bare_b = repeat(9, lambda: run_bare(wide, 0.020, 50))
-    with ThreadedExecutor(50, "bench") as warm:
-        run_bare(wide, 0.020, 50, warm)  # starts the 50 threads
-        warm_b = repeat(9, lambda: run_bare(wide, 0.020, 50, warm))
+    run_flow(wide, 0.020, 50)  # grows the process's pool to 50 threads
+    flow_b = repeat(15, lambda: run_flow(wide, 0.020, 50))
+    bare_b = repeat(15, lambda: run_bare(wide, 0.020, 50))
+    first_b = repeat(15, lambda: first_run_flow(wide, 0.020, 50))
+    first_bare_b = repeat(15, lambda: first_run_bare(wide, 0.020, 50))
     lifecycle = [thread_lifecycle(50) for _ in range(5)]
     start_50 = statistics.median(start for start, _ in lifecycle)
     join_50 = statistics.median(join for _, join in lifecycle)
     a, b = median_by(flow_b, lambda s: s.ratio), median_by(bare_b, lambda s: s.ratio)
-    w = median_by(warm_b, lambda s: s.ratio)
+    f, fb = median_by(first_b, lambda s: s.ratio), median_by(first_bare_b, lambda s: s.ratio)
     rows.append(
         Row(
-            "(b) 50 independent 20 ms steps, 50 threads: wall / bound",
+            "(b) 50 independent 20 ms steps, 50 threads, steady state: wall / bound",
             f"{a.ratio:.3f}x",
-            "<= 1.3x",
-            a.ratio <= 1.3,
+            "<= 1.15x",
+            a.ratio <= 1.15,
             f"wall {ms(a.wall)}, bound {ms(a.bound)}; vs the nominal 20 ms bound "
             f"{a.nominal_ratio:.3f}x; bare ThreadedExecutor {b.ratio:.3f}x "
             f"({ms(b.wall)} vs {ms(b.bound)}); all {len(flow_b)} flow ratios "
-            + " ".join(f"{s.ratio:.3f}" for s in sorted(flow_b, key=lambda s: s.ratio))
-            + f". Thread start-up and join alone: starting 50 threads one after another "
-            f"takes {ms(start_50)} and joining them {ms(join_50)}; bound + both = "
-            f"{(a.bound + start_50 + join_50) / a.bound:.3f}x the bound. Bare executor whose "
-            f"50 threads are already running: {w.ratio:.3f}x ({ms(w.wall)} vs {ms(w.bound)})",
+            + " ".join(f"{s.ratio:.3f}" for s in sorted(flow_b, key=lambda s: s.ratio)),
+        )
+    )
+    rows.append(
+        Row(
+            "(b) the same as a process's first run: wall / bound",
+            f"{f.ratio:.3f}x",
+            "<= 1.3x",
+            f.ratio <= 1.3,
+            f"wall {ms(f.wall)}, bound {ms(f.bound)}; bare ThreadedExecutor {fb.ratio:.3f}x "
+            f"({ms(fb.wall)} vs {ms(fb.bound)}); all {len(first_b)} flow ratios "
+            + " ".join(f"{s.ratio:.3f}" for s in sorted(first_b, key=lambda s: s.ratio))
+            + f". Starting 50 threads one after another alone takes {ms(start_50)} "
+            f"(joining them {ms(join_50)}, which no run pays any more): bound + start = "
+            f"{(f.bound + start_50) / f.bound:.3f}x the bound",
         )
     )
 

@@ -1,13 +1,17 @@
 """Run a dependency graph of steps on a thread pool, waking only on completion.
 
 The coordinator (the calling thread) starts up to ``max_workers`` worker loops
-on a ``ThreadPoolExecutor`` and then blocks on a queue that workers fill when
-a loop ends or a node does not succeed: no polling, no sleeping, no spinning.
+on a :class:`~.pool.WorkerPool` and then blocks on a queue that workers fill
+when a loop ends or a node does not succeed: no polling, no sleeping, no spinning.
 A worker that finishes a node marks it done itself, under a lock it shares
 with the coordinator, and goes straight on to the ready node earliest in
 graph order, so a node starts the moment its last dependency is done and a
 thread is free, with no round trip through the coordinator. A failure, and
 the dependents it blocks, are handled by the coordinator.
+
+The threads are the process's, not the executor's: a run borrows up to
+``max_workers`` of them and gives them back as its worker loops end, so runs
+that follow one another in one process start no threads at all.
 """
 
 from __future__ import annotations
@@ -15,16 +19,18 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from heapq import heappop, heappush
 from queue import SimpleQueue
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
+from .pool import WorkerPool, shared_pool
 from .result import StepStatus
+
+T = TypeVar("T")
 
 NodeRunner = Callable[[str], bool]
 """Run one node; return True if it succeeded. An exception counts as failure."""
@@ -37,19 +43,34 @@ class NodeOutcome:
     traceback: str | None = None
 
 
-class ThreadedExecutor:
-    """Execute graphs of named nodes on ``max_workers`` threads.
+Message = tuple[str, NodeOutcome] | None
+"""What a worker loop sends as it ends: the node it could not finish itself, if any."""
 
-    Use it as a context manager so the threads are joined on exit; one
-    executor can run several graphs (a flow's phases) one after another.
+
+class ThreadedExecutor:
+    """Execute graphs of named nodes on at most ``max_workers`` threads at once.
+
+    Use it as a context manager so that every node it started has finished
+    on exit; one executor can run several graphs (a flow's phases) one after
+    another. The threads come from ``pool``, the process's shared pool unless
+    another is given, and go back to it; while a thread runs a node it is
+    named ``<thread_name_prefix>:<node>``.
     """
 
-    def __init__(self, max_workers: int, thread_name_prefix: str = "adminflow") -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        thread_name_prefix: str = "adminflow",
+        *,
+        pool: WorkerPool | None = None,
+    ) -> None:
         if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
             raise ValueError(f"max_workers must be a whole number >= 1, got {max_workers!r}")
         self.max_workers = max_workers
         self.thread_name_prefix = thread_name_prefix
-        self._pool: ThreadPoolExecutor | None = None
+        self.pool = pool or shared_pool
+        self._loops = 0  # worker loops submitted that have not reported back yet
+        self._all_reported = threading.Condition()
 
     def __enter__(self) -> Self:
         return self
@@ -63,10 +84,33 @@ class ThreadedExecutor:
         self.shutdown()
 
     def shutdown(self) -> None:
-        """Join the worker threads; the executor may be used again afterwards."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Wait until every node this executor started has finished; it may be used again.
+
+        Its threads stay in the pool for the next run.
+        """
+        with self._all_reported:
+            self._all_reported.wait_for(lambda: self._loops == 0)
+
+    def _submit(self, work: Callable[[], T], report: Callable[[T], None]) -> None:
+        """Run a worker loop on the pool, counting it until it reports back."""
+        with self._all_reported:
+            self._loops += 1
+
+        def reported(result: T) -> None:
+            report(result)
+            self._count_out()
+
+        try:
+            self.pool.submit(work, reported)
+        except BaseException:
+            self._count_out()  # never started, so it will never report
+            raise
+
+    def _count_out(self) -> None:
+        with self._all_reported:
+            self._loops -= 1
+            if self._loops == 0:
+                self._all_reported.notify_all()
 
     def run_graph(
         self,
@@ -89,10 +133,8 @@ class ThreadedExecutor:
         raised at once, and no node starts after it; leaving the executor's
         context waits for the running ones.
         """
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, self.thread_name_prefix)
         return _GraphRun(
-            self._pool,
+            self._submit,
             self.max_workers,
             graph,
             run_node,
@@ -112,7 +154,7 @@ class _GraphRun:
 
     def __init__(
         self,
-        pool: ThreadPoolExecutor,
+        submit: Callable[[Callable[[], Message], Callable[[Message], None]], None],
         max_workers: int,
         graph: Mapping[str, Collection[str]],
         run_node: NodeRunner,
@@ -121,7 +163,7 @@ class _GraphRun:
         on_not_started: Callable[[str, StepStatus], None] | None,
         prefix: str,
     ) -> None:
-        self.pool = pool
+        self.submit = submit
         self.max_workers = max_workers
         self.order = {node: index for index, node in enumerate(graph)}
         self.sorter = TopologicalSorter(graph)
@@ -139,8 +181,7 @@ class _GraphRun:
         self.ready: list[tuple[int, str]] = []  # a heap: the earliest node in graph order first
         self.loops = 0  # worker loops submitted and not yet ended
         self.unstarted = 0  # of those, the ones no thread has picked up yet
-        # What a worker loop sends as it ends: the node it could not finish itself, if any.
-        self.finished: SimpleQueue[tuple[str, NodeOutcome] | None] = SimpleQueue()
+        self.finished: SimpleQueue[Message] = SimpleQueue()
         self.outcomes: dict[str, NodeOutcome] = {}
         self.failed = False
         self.error: BaseException | None = None
@@ -244,18 +285,17 @@ class _GraphRun:
 
     def start_loops(self, count: int) -> None:
         for _ in range(count):
-            self.pool.submit(self.work)
+            self.submit(self.work, self.report)
 
     # A worker loop
 
-    def work(self) -> None:
+    def work(self) -> Message:
         """Run the earliest ready node, finish it, and go on while any node is ready.
 
-        A node that does not succeed ends the loop and goes to the coordinator,
-        which alone blocks dependents; so does a node found here to be one
-        that may no longer start.
+        A node that does not succeed ends the loop and is returned for the
+        coordinator, which alone blocks dependents; so is a node found here to
+        be one that may no longer start.
         """
-        message: tuple[str, NodeOutcome] | None = None
         try:
             with self.lock:
                 self.unstarted -= 1
@@ -263,20 +303,18 @@ class _GraphRun:
             while node is not None:
                 # Checked again here: the node may have waited for a free thread.
                 if (status := self.stop_status()) is not None:
-                    message = (node, NodeOutcome(status))
                     if self.on_not_started is not None:
                         # A callback raising here must not stop the run; as on any worker
                         # thread, its exception is dropped.
                         with suppress(Exception):
                             self.on_not_started(node, status)
-                    return
+                    return node, NodeOutcome(status)
                 outcome = self.execute(node)
                 if outcome.status is not StepStatus.SUCCEEDED:
                     # Set here, before reporting, so that with fail_fast a node taken by
                     # another thread meanwhile sees the failure instead of racing the coordinator.
                     self.failed = True
-                    message = (node, outcome)
-                    return
+                    return node, outcome
                 loops = 0
                 with self.lock:
                     self.outcomes[node] = outcome
@@ -290,12 +328,13 @@ class _GraphRun:
                 self.start_loops(loops)
         except BaseException as exc:  # an engine fault: the coordinator raises it
             self.error = exc
-            raise
-        finally:
-            with self.lock:
-                self.loops -= 1
-            # Always report back, or the coordinator would wait forever.
-            self.finished.put(message)
+        return None
+
+    def report(self, message: Message) -> None:
+        """Tell the coordinator a loop ended, always: else it would wait forever."""
+        with self.lock:
+            self.loops -= 1
+        self.finished.put(message)
 
     def execute(self, node: str) -> NodeOutcome:
         """Run one node, on a thread named after it while it runs."""

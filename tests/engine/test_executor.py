@@ -225,22 +225,25 @@ def test_the_executor_can_run_several_graphs_and_be_reused_after_shutdown():
     assert statuses(third) == {"c": "succeeded", "d": "succeeded"}
 
 
-def test_leaving_the_context_joins_the_worker_threads():
-    threads = []
+def test_leaving_the_context_waits_for_the_nodes_and_leaves_the_threads_in_the_pool(pool):
+    threads, finished = [], Trace()
+    barrier = threading.Barrier(2, timeout=WAIT)
 
     def run(node):
         threads.append(threading.current_thread())
+        barrier.wait()
+        finished.add(node)
         return True
 
     with ThreadedExecutor(2) as executor:
         executor.run_graph({"a": (), "b": ()}, run)
-        assert any(thread.is_alive() for thread in threads)
 
-    assert threads
-    assert not any(thread.is_alive() for thread in threads)
+    assert sorted(finished.events) == ["a", "b"]
+    assert all(thread.is_alive() for thread in threads)
+    assert set(pool.threads) == set(threads)
 
 
-def test_the_context_manager_returns_the_executor_and_shuts_down_on_error():
+def test_the_context_manager_returns_the_executor_and_gives_its_thread_back_on_error(pool):
     threads = []
 
     def run(node):
@@ -255,8 +258,11 @@ def test_the_context_manager_returns_the_executor_and_shuts_down_on_error():
 
     with pytest.raises(RuntimeError, match="caller"):
         use_then_fail()
+    with ThreadedExecutor(1) as executor:
+        executor.run_graph({"b": ()}, run)
 
-    assert not threads[0].is_alive()
+    assert threads[0] is threads[1]
+    assert pool.threads == [threads[0]]
 
 
 @pytest.mark.timeout(10)
