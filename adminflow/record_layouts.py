@@ -31,15 +31,14 @@ from uuid import UUID
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, router
+from django.db import IntegrityError, models, router
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
 from .engine import AdminflowError
 from .models import Record
-
-Values = tuple[Any, ...]
+from .unique_values import UniqueValues, Values
 
 
 class StorerDeclarationError(AdminflowError, ImproperlyConfigured):
@@ -48,6 +47,14 @@ class StorerDeclarationError(AdminflowError, ImproperlyConfigured):
 
 class RecordError(AdminflowError, ValueError):
     """Raise for records a storer cannot store or load: wrong type, duplicate or missing key."""
+
+
+class StoreConflict(RecordError, IntegrityError):
+    """Raise when the database refused a store, naming the records that break a constraint.
+
+    Also an ``IntegrityError``, which is what the database said, so code that
+    caught that from a store still does. Nothing was written.
+    """
 
 
 @dataclasses.dataclass(slots=True)
@@ -187,9 +194,13 @@ class ModelLayout:
         self.label = opts.label
         self.key_name = key.name
         self.key_attname = key.attname
+        self.new_without_key = key.primary_key
+        """A new instance has no key yet only if the key is the primary key, set on insert."""
+        self.key_nullable = key.null and not key.primary_key
         self.field_names = tuple(f.name for f in fields)
         self.names = tuple(f.attname for f in fields)
         self.db = router.db_for_write(model)
+        self.uniques = UniqueValues(model, self.db, key, fields)
         self.values_of = _tuple_getter(attrgetter, self.names)
         self.snapshot_of = _snapshot_getter(
             self.values_of,
@@ -214,13 +225,21 @@ class ModelLayout:
     def key_of(self, record: Any, values: Values) -> Hashable | None:
         return getattr(record, self.key_attname)
 
-    def load(self, queryset: models.QuerySet[Any]) -> tuple[list[Any], dict[Hashable, Values]]:
-        """Return the records of ``queryset`` (one query) and their snapshots by key."""
+    def load(
+        self, queryset: models.QuerySet[Any]
+    ) -> tuple[list[Any], dict[Hashable, Values], list[Any]]:
+        """Return the records of ``queryset`` (one query), their snapshots by key, and the
+        rows left out because their key is NULL (only a nullable ``key_field`` can be)."""
+        key_attname, snapshot_of = self.key_attname, self.snapshot_of
         with collector_paused():
             records = list(queryset)
-            key_attname, snapshot_of = self.key_attname, self.snapshot_of
+            keyless = []
+            if self.key_nullable:  # a NOT NULL key costs no pass over the rows
+                keyless = [record for record in records if getattr(record, key_attname) is None]
+                if keyless:
+                    records = [r for r in records if getattr(r, key_attname) is not None]
             loaded = {getattr(record, key_attname): snapshot_of(record) for record in records}
-        return records, loaded
+        return records, loaded, keyless
 
     def before_values(self, snapshot: Values) -> Values:
         return snapshot
@@ -240,6 +259,8 @@ class ModelLayout:
         groups: dict[tuple[int, ...], list[Any]] = {}
         for entry in changed:
             groups.setdefault(entry.fields, []).append(entry.record)
+        if self.uniques.touched(groups):  # a swap of unique values must not clash midway
+            self.uniques.park(changed, batch_size)
         manager = self.model._base_manager.using(self.db)
         for fields, records in groups.items():
             manager.bulk_create(
@@ -312,7 +333,9 @@ class TypedLayout:
         self.record_type = record_type
         self.record_class: type = record_type
         self.expected = f"a {record_type.__name__} instance"
+        self.key_name = key
         self.key_index = self.names.index(key)
+        self.new_without_key = False
         self.collection = ""
         self.db = router.db_for_write(Record)
         self.decoders = [(n, _DECODERS[t]) for n, t in plain.items() if t in _DECODERS]

@@ -12,6 +12,9 @@ by key. ``set_records`` compares the records with that snapshot and, in one
 transaction, deletes what record steps dropped, upserts only the changed fields
 of changed records, inserts new ones and writes one ``RecordChange`` per
 difference, in bulk statements of at most ``ADMINFLOW["STORE_BATCH_SIZE"]`` rows.
+A store that changes unique values first parks the old ones, so records may
+swap or rotate them (see :mod:`adminflow.unique_values`); one whose records
+would break a constraint raises :class:`StoreConflict`, naming them.
 In debug mode it writes nothing and logs what it would have written.
 
 The run service calls :func:`bind_storer` before a run: it gives the storer its
@@ -26,7 +29,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from .conf import adminflow_settings
 from .engine import Configs, ConfiguredFlow, RecordStorer
@@ -37,6 +40,7 @@ from .record_layouts import (
     Entry,
     ModelLayout,
     RecordError,
+    StoreConflict,
     StorerDeclarationError,
     TypedLayout,
     collector_paused,
@@ -45,6 +49,7 @@ from .record_layouts import (
 __all__ = [
     "DjangoRecordStorer",
     "RecordError",
+    "StoreConflict",
     "StoreCounts",
     "StorerDeclarationError",
     "bind_storer",
@@ -175,7 +180,16 @@ class DjangoRecordStorer(RecordStorer[T]):
         )
 
     def get_records(self, logger: Logger) -> list[T]:
-        """Return the stored records, remembering their values to compare with later."""
+        """Return the stored records, remembering their values to compare with later.
+
+        A row whose nullable ``key_field`` is NULL is left out, and the log
+        names it. Records are matched by key between loading and storing, so
+        a row without one cannot be a record: loaded, it would look removed
+        and re-added on every store. Refusing the whole load instead would
+        make every run of the flow fail over one row the site may have written
+        on purpose (a badge not issued yet); left out, it is never changed or
+        deleted, and becomes a record once it has a key.
+        """
         layout = self.layout
         self.last_store_counts = None
         if isinstance(layout, ModelLayout):
@@ -185,7 +199,13 @@ class DjangoRecordStorer(RecordStorer[T]):
                     f"{self.label}: get_queryset() returned {queryset.model._meta.label} rows; "
                     f"expected {layout.label} rows"
                 )
-            records, self._loaded = layout.load(queryset)
+            records, self._loaded, keyless = layout.load(queryset)
+            if keyless:
+                pks = [f"pk {row.pk}" for row in keyless]
+                logger(
+                    f"left out {_listed(pks)} of {layout.label}: their {layout.key_name} "
+                    "is NULL, and a row without a key cannot be a record"
+                )
         else:
             layout.collection = self.get_collection()
             records, self._loaded = layout.load()
@@ -239,10 +259,8 @@ class DjangoRecordStorer(RecordStorer[T]):
             values = values_of(record)
             key = key_of(record, values)
             if key is None:
-                if isinstance(layout, TypedLayout):
-                    raise RecordError(
-                        f"{self.label}: record {index} has no key ({self.key} is None)"
-                    )
+                if not layout.new_without_key:
+                    raise self._keyless(index, record)
                 added.append(Entry(key, record, values))  # a new instance, without a pk yet
                 continue
             if key in seen:
@@ -263,14 +281,29 @@ class DjangoRecordStorer(RecordStorer[T]):
         removed = [key for key in loaded if key not in seen]
         return _Difference(added, changed, removed, len(rec_list) - len(added) - len(changed))
 
+    def _keyless(self, index: int, record: Any) -> RecordError:
+        """Return the error for record ``index`` of the list, which has no key."""
+        layout = self.layout
+        message = f"{self.label}: record {index} has no key ({layout.key_name} is None)"
+        if isinstance(layout, ModelLayout):
+            message += f": {record!r:.80} (pk {record.pk})"
+        return RecordError(message)
+
     def _write(self, difference: _Difference) -> None:
+        """Write the difference in one transaction; raise StoreConflict if the database refuses."""
         if not (difference.added or difference.changed or difference.removed):
             return
-        layout = self.layout
-        batch_size = adminflow_settings.STORE_BATCH_SIZE
         # The run's steps may have taken long enough for the server to close the
         # connection: begin over a new one rather than fail a run that did its work.
-        drop_if_lost(layout.db)
+        drop_if_lost(self.layout.db)
+        try:
+            self._write_all(difference)
+        except IntegrityError as exc:
+            raise self._conflict(difference, exc) from exc
+
+    def _write_all(self, difference: _Difference) -> None:
+        layout = self.layout
+        batch_size = adminflow_settings.STORE_BATCH_SIZE
         with transaction.atomic(using=layout.db):
             # Deleting first lets a record step replace a record by one with the same key.
             if difference.removed:
@@ -286,6 +319,55 @@ class DjangoRecordStorer(RecordStorer[T]):
                 RecordChange.objects.using(layout.db).bulk_create(
                     self._audit(difference), batch_size=batch_size
                 )
+
+    def _conflict(self, difference: _Difference, exc: IntegrityError) -> StoreConflict:
+        """Return the error for a store the database refused (and rolled back).
+
+        Model-backed records name the unique values that two records, or a
+        record and a row outside the storer's records, would share: a store is
+        refused only when the state it would leave breaks a constraint, since
+        changed unique values are parked first (see adminflow.unique_values).
+        """
+        assert self._loaded is not None
+        layout = self.layout
+        clashes = []
+        if isinstance(layout, ModelLayout):
+            final, written = self._final_state(difference)
+            clashes = layout.uniques.clashes(final, written, self._loaded)
+        if not clashes:
+            return StoreConflict(
+                f"{self.label}: the database refused to store the records in {layout.label}, "
+                f"so nothing was stored: {exc}"
+            )
+        more = len(clashes) - SHOWN_KEYS
+        return StoreConflict(
+            f"{self.label}: the records break a unique constraint of {layout.label}, so nothing "
+            f"was stored: {'; '.join(clashes[:SHOWN_KEYS])}"
+            + (f"; and {more} more" if more > 0 else "")
+        )
+
+    def _final_state(self, difference: _Difference) -> tuple[list[tuple[str, Any]], list[Any]]:
+        """Return every record's values as the store would leave them, named, and those it
+        writes (changed and added ones)."""
+        assert self._loaded is not None
+        before_values = self.layout.before_values
+        held = {key: before_values(snapshot) for key, snapshot in self._loaded.items()}
+        for key in difference.removed:
+            del held[key]
+        for entry in difference.changed:
+            held[entry.key] = entry.values
+        final = [(f"record {key!r}", values) for key, values in held.items()]
+        final += [
+            (
+                f"new record {entry.record!r:.60}"
+                if entry.key is None
+                else f"record {entry.key!r}",
+                entry.values,
+            )
+            for entry in difference.added
+        ]
+        written = [entry.values for entry in (*difference.changed, *difference.added)]
+        return final, written
 
     def _audit(self, difference: _Difference) -> list[RecordChange]:
         """Return one ``RecordChange`` per added, changed and removed record."""

@@ -9,7 +9,7 @@ from factory.django import DjangoModelFactory
 
 from adminflow.models import Flow, FlowRun, StepRun
 from adminflow.states import FlowRunStatus, Trigger
-from tests.testapp.models import Student
+from tests.testapp.models import Seat, Student
 
 
 class FlowFactory(DjangoModelFactory):
@@ -40,6 +40,19 @@ class StudentFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Student {n}")
     email = factory.LazyAttribute(lambda student: f"{student.netid}@example.edu")
     section = "A"
+
+
+class SeatFactory(DjangoModelFactory):
+    """A lab seat with its own code, locker and desk in room R1."""
+
+    class Meta:
+        model = Seat
+
+    code = factory.Sequence(lambda n: f"C{n:03d}")
+    locker = factory.Sequence(lambda n: n + 1)
+    room = "R1"
+    desk = factory.Sequence(lambda n: n + 1)
+    holder = factory.Sequence(lambda n: f"holder {n}")
 
 
 class SectionFactory(DjangoModelFactory):
