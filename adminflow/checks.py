@@ -132,7 +132,7 @@ def check_schedules(databases: list[str] | None = None, **kwargs: Any) -> list[C
     The admin refuses them, but a data migration or a queryset update does
     not ask it; the scheduler then stops such a schedule and says so once.
     """
-    from .cron import cron_problem
+    from .schedule.cron import cron_problem
 
     messages: list[CheckMessage] = []
     for rows in _stored_flows(databases):

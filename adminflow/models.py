@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .cron import cron_problem, next_tick
+from .schedule.cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
     RUN_TRANSITIONS,

@@ -62,7 +62,7 @@ from .states import (
     Trigger,
     check_transition,
 )
-from .storers import bind_storer
+from .storage import bind_storer
 
 
 class FlowAlreadyRunning(AdminflowError):

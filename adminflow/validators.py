@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from .cron import validate_cron
+from .schedule.cron import validate_cron
 
 __all__ = ["parse_recipients", "validate_cron", "validate_recipients"]
 

@@ -163,7 +163,7 @@ class TypedCase(Case):
     )
 
     def make_storer_class(self) -> type:
-        from adminflow.storers import DjangoRecordStorer
+        from adminflow.storage import DjangoRecordStorer
 
         class BenchMembers(DjangoRecordStorer[Member]):
             record_type = Member
@@ -202,7 +202,7 @@ class ModelCase(Case):
     )
 
     def make_storer_class(self) -> type:
-        from adminflow.storers import DjangoRecordStorer
+        from adminflow.storage import DjangoRecordStorer
         from tests.testapp.models import Student
 
         class BenchRoster(DjangoRecordStorer[Student]):

@@ -16,7 +16,7 @@ from typing import Any
 
 from adminflow import AdminPropagateStep, AdminRecordStep, AdminUpdateStep, Secret
 from adminflow.registry import step_registry
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 
 SECRET = "s3cr3t-TOKEN-x9"
 

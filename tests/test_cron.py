@@ -15,7 +15,7 @@ from itertools import islice
 import pytest
 from django.core.exceptions import ValidationError
 
-from adminflow.cron import (
+from adminflow.schedule.cron import (
     CRON_FORMAT,
     cron_problem,
     latest_tick,

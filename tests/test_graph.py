@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.utils.safestring import SafeString
 
-from adminflow.graph import (
+from adminflow.admin.graph import (
     NODES_PER_ROW,
     WIDTH,
     GraphStep,

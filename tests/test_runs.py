@@ -35,7 +35,7 @@ from adminflow.runs import (
 )
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 from adminflow.tasks import enqueue_run, execute_queued_run
 from tests.engine.helpers import (
     WAIT,

@@ -16,7 +16,7 @@ from django.db.models.signals import post_save
 
 from adminflow.models import Flow, FlowRun
 from adminflow.runs import start_run
-from adminflow.scheduler import DueRuns, due_flows, next_due_at, start_due_runs
+from adminflow.schedule.scheduler import DueRuns, due_flows, next_due_at, start_due_runs
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory
 from tests.run_helpers import pipeline
@@ -272,7 +272,7 @@ def test_after_the_last_day_a_missed_time_is_not_run_and_the_due_time_is_cleared
     time_machine.move_to(utc(2024, 6, 1, 12), tick=False)
     row = scheduled("tidy", "0 23 * * *", schedule_ends=date(2024, 6, 2))
 
-    with caplog.at_level(logging.INFO, logger="adminflow.scheduler"):
+    with caplog.at_level(logging.INFO, logger="adminflow.schedule.scheduler"):
         due = due_pass(2024, 6, 3, 9)  # the scheduler was down from before the first time
 
     assert due == DueRuns()
@@ -301,7 +301,7 @@ def test_a_flow_with_an_active_run_is_skipped_logged_and_its_time_taken(
     row = scheduled("tidy")
     active = start_run("tidy", trigger=Trigger.ADMIN)
 
-    with caplog.at_level(logging.INFO, logger="adminflow.scheduler"):
+    with caplog.at_level(logging.INFO, logger="adminflow.schedule.scheduler"):
         due = due_pass(2024, 6, 1, 12, 15)
 
     message = f"Skipped flow 'tidy': run {active.pk} is queued."
@@ -327,7 +327,7 @@ def test_a_flow_with_a_broken_config_is_an_error_and_the_others_still_start(
     scheduled("broken", config={"ghost": {}})
     scheduled("tidy")
 
-    with caplog.at_level(logging.INFO, logger="adminflow.scheduler"):
+    with caplog.at_level(logging.INFO, logger="adminflow.schedule.scheduler"):
         due = due_pass(2024, 6, 1, 12, 15)
 
     assert [run.flow.name for run in due.started] == ["tidy"]

@@ -19,7 +19,7 @@ from adminflow.engine import Configs
 from adminflow.models import RecordChange, RunLog
 from adminflow.runs import execute_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.storers import DjangoRecordStorer, RecordError, StoreConflict, StoreCounts
+from adminflow.storage import DjangoRecordStorer, RecordError, StoreConflict, StoreCounts
 from tests.engine.helpers import record_step, update_step
 from tests.factories import FlowRunFactory, SeatFactory
 from tests.testapp.models import Badge, Seat

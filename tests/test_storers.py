@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from adminflow import AdminFlow, AdminRecordStep, FlowConfigError, RecordStorer, RunStatus
 from adminflow.engine import Configs
 from adminflow.models import Record, RecordChange
-from adminflow.storers import (
+from adminflow.storage import (
     DjangoRecordStorer,
     RecordError,
     StoreCounts,

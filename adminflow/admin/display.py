@@ -1,6 +1,6 @@
 """Small display helpers the flow and run admins share: status badges, durations.
 
-The badge's colour comes from the CSS class :func:`adminflow.graph.status_class`
+The badge's colour comes from the CSS class :func:`adminflow.admin.graph.status_class`
 gives, so badges and the DAG picture's nodes share one palette
 (``adminflow/adminflow.css``).
 """
@@ -15,8 +15,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..graph import status_class
 from ..states import FlowRunStatus, StepRunStatus
+from .graph import status_class
 
 _LABELS = {**dict(StepRunStatus.choices), **dict(FlowRunStatus.choices)}
 

@@ -24,7 +24,6 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError, FlowConfigError
-from ..graph import flow_graph_svg, graph_steps_of_flow
 from ..models import Flow, FlowRun
 from ..registry import flow_registry
 from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
@@ -33,6 +32,7 @@ from ..tasks import enqueue_run
 from .display import change_link, format_duration, status_badge
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
+from .graph import flow_graph_svg, graph_steps_of_flow
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
 

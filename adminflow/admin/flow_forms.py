@@ -16,12 +16,12 @@ from django import forms
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ..cron import site_zone
 from ..engine import AdminFlow, AdminflowError, ConfigProblem, FlowConfigError
 from ..engine.spec import parse_spec_text
 from ..loading import build_flow
 from ..models import Flow
 from ..registry import flow_registry
+from ..schedule.cron import site_zone
 from .secrets import config_sections, masked, restore_secrets, secret_keys, spec_sections
 from .yaml_field import line_of
 

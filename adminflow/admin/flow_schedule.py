@@ -19,8 +19,8 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
 
-from ..cron import site_time, site_today
 from ..models import Flow, FlowRun
+from ..schedule.cron import site_time, site_today
 from ..states import Trigger
 from .display import change_link, status_badge
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from ..graph import flow_graph_svg, graph_steps_of_step_runs
+from .graph import flow_graph_svg, graph_steps_of_step_runs
 from ..models import Flow, FlowRun, RecordChange, StepRun
 from .display import format_duration, status_badge
 from .run_actions import LEGAL_STATES, RUN_ACTIONS, cancel_runs, rerun_runs, resume_runs

@@ -25,7 +25,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError, StepMode
-from ..graph import status_class
+from .graph import status_class
 from ..loading import build_flow
 from ..models import FlowRun, RecordChange, RunLog, StepRun
 from ..recording import REPR_KEY

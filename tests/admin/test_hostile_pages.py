@@ -18,7 +18,7 @@ from adminflow import AdminPropagateStep, AdminRecordStep
 from adminflow.models import Flow, FlowRun
 from adminflow.runs import execute_run, start_run
 from adminflow.states import Trigger
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 from tests.admin.crawl import admin_pages
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]

@@ -35,7 +35,7 @@ from django.dispatch import receiver
 import adminflow
 from adminflow import AdminRecordStep, AdminUpdateStep
 from adminflow.models import FlowRun
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 
 from .gated import wait_for_gate
 from .models import Student

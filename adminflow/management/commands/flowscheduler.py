@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from adminflow.conf import adminflow_settings
 from adminflow.runs import reap_stale_runs
-from adminflow.scheduler import enqueue_due_runs, next_due_at
+from adminflow.schedule.scheduler import enqueue_due_runs, next_due_at
 
-logger = logging.getLogger("adminflow.scheduler")
+logger = logging.getLogger("adminflow.schedule.scheduler")
 
 # However soon the next time is due, or overdue while another scheduler claims
 # it, passes are at least this far apart: no busy loop.

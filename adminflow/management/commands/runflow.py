@@ -9,7 +9,7 @@ With ``--enqueue`` the run is queued for a Tasks worker instead (see
 :mod:`adminflow.tasks`): 0 once it is queued, 1 if the backend refused it.
 
 With ``--due`` it starts every flow whose schedule fell due (see
-:mod:`adminflow.scheduler`), running them here one after another, or queueing
+:mod:`adminflow.schedule.scheduler`), running them here one after another, or queueing
 them with ``--enqueue``: 0 if every one started (and, run here, succeeded),
 1 otherwise. A flow skipped because it is still running is not a failure.
 Safe to call from cron every minute on several machines at once.
@@ -38,7 +38,7 @@ from adminflow.models import Flow, FlowRun
 from adminflow.registry import flow_registry
 from adminflow.run_config import configure_flow
 from adminflow.runs import FlowAlreadyRunning, cancel_run, execute_run, resume_run, start_run
-from adminflow.scheduler import enqueue_due_runs, start_due_runs
+from adminflow.schedule.scheduler import enqueue_due_runs, start_due_runs
 from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import enqueue_run
 

@@ -1,5 +1,5 @@
 from adminflow import AdminFlow, register_flow
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 
 from .models import Member
 from .steps import NormalizeEmails

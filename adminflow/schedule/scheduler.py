@@ -26,12 +26,12 @@ from django.db import transaction
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from ..engine import AdminflowError
+from ..models import Flow, FlowRun
+from ..runs import FlowAlreadyRunning, start_run
+from ..states import FlowRunStatus, Trigger
+from ..tasks import enqueue_run
 from .cron import cron_problem, latest_tick, site_time, site_today
-from .engine import AdminflowError
-from .models import Flow, FlowRun
-from .runs import FlowAlreadyRunning, start_run
-from .states import FlowRunStatus, Trigger
-from .tasks import enqueue_run
 
 logger = logging.getLogger(__name__)
 

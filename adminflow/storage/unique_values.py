@@ -36,7 +36,7 @@ from django.db import connections, models
 from django.db.models import Case, Max, Q, Value, When
 
 if TYPE_CHECKING:
-    from .record_layouts import Entry
+    from .layouts import Entry
 
 Values = tuple[Any, ...]
 

@@ -27,7 +27,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 if TYPE_CHECKING:
-    from .engine import AdminFlow
+    from ..engine import AdminFlow
 
 PHASES = (
     ("record", "1 · Record steps, in order"),

@@ -9,7 +9,7 @@ statements that load, delete, update and insert records of that kind:
 - :class:`TypedLayout`: records are dataclass instances kept as JSON in
   adminflow's ``Record`` table under a collection; the key is a named field.
 
-:class:`~adminflow.storers.DjangoRecordStorer` picks the layout, keeps what
+:class:`~adminflow.storage.DjangoRecordStorer` picks the layout, keeps what
 was loaded and does the comparing; layouts keep no records.
 """
 
@@ -36,8 +36,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_duration
 
-from .engine import AdminflowError
-from .models import Record
+from ..engine import AdminflowError
+from ..models import Record
 from .unique_values import UniqueValues, Values
 
 

@@ -13,7 +13,7 @@ transaction, deletes what record steps dropped, upserts only the changed fields
 of changed records, inserts new ones and writes one ``RecordChange`` per
 difference, in bulk statements of at most ``ADMINFLOW["STORE_BATCH_SIZE"]`` rows.
 A store that changes unique values first parks the old ones, so records may
-swap or rotate them (see :mod:`adminflow.unique_values`); one whose records
+swap or rotate them (see :mod:`adminflow.storage.unique_values`); one whose records
 would break a constraint raises :class:`StoreConflict`, naming them.
 In debug mode it writes nothing and logs what it would have written.
 
@@ -31,12 +31,12 @@ from typing import Any, ClassVar, TypeVar
 
 from django.db import IntegrityError, models, transaction
 
-from .conf import adminflow_settings
-from .engine import Configs, ConfiguredFlow, RecordStorer
-from .engine.steps import Logger
-from .models import FlowRun, RecordChange
-from .reconnect import drop_if_lost
-from .record_layouts import (
+from ..conf import adminflow_settings
+from ..engine import Configs, ConfiguredFlow, RecordStorer
+from ..engine.steps import Logger
+from ..models import FlowRun, RecordChange
+from ..reconnect import drop_if_lost
+from .layouts import (
     Entry,
     ModelLayout,
     RecordError,
@@ -326,7 +326,7 @@ class DjangoRecordStorer(RecordStorer[T]):
         Model-backed records name the unique values that two records, or a
         record and a row outside the storer's records, would share: a store is
         refused only when the state it would leave breaks a constraint, since
-        changed unique values are parked first (see adminflow.unique_values).
+        changed unique values are parked first (see adminflow.storage.unique_values).
         """
         assert self._loaded is not None
         layout = self.layout
