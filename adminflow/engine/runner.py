@@ -151,6 +151,10 @@ class FlowRun:
 
     def run_phase(self, executor: ThreadedExecutor, kind: StepKind) -> None:
         graph = self.plan.phase_graph(kind)
+        if not graph:
+            # No step of this phase runs, so none needs the records: a lock per record
+            # would be made, and the record list copied, for nothing.
+            return
         if kind is not StepKind.RECORD:
             self.locked_records = [(record, threading.Lock()) for record in self.records]
         executor.run_graph(

@@ -6,12 +6,14 @@ to overlap only passes if they really do, and never depends on timing.
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import datetime
 
 import pytest
 
-from adminflow import AdminFlow, RunStatus, StepKind, StepMode
+from adminflow import AdminFlow, RecordStorer, RunStatus, StepKind, StepMode
+from adminflow.engine import runner
 
 from .helpers import WAIT, Trace, make_storer, propagate_step, record_step, tracing, update_step
 
@@ -306,6 +308,70 @@ def test_a_phase_shares_one_list_of_record_and_lock_tuples(flow):
         assert all(isinstance(lock, LOCK_TYPE) for lock in locks)
         assert len({id(lock) for lock in locks}) == 3
         assert not any(lock.locked() for lock in locks)
+
+
+@pytest.fixture
+def runner_locks(monkeypatch):
+    """Return the list of every lock the run's own module makes while the test runs."""
+    made = []
+    real_lock = threading.Lock
+
+    def lock():
+        made_lock = real_lock()
+        if sys._getframe(1).f_code.co_filename == runner.__file__:
+            made.append(made_lock)
+        return made_lock
+
+    monkeypatch.setattr(threading, "Lock", lock)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("update", "propagate", "locks"),
+    [
+        ([], [], 0),
+        (["u"], [], 3),
+        ([], ["p"], 3),
+        (["u", "v"], ["p", "q"], 6),
+        (["excluded"], ["p"], 3),
+    ],
+)
+def test_a_lock_per_record_is_made_once_for_each_phase_that_runs_a_step(
+    flow, runner_locks, update, propagate, locks
+):
+    flow.add_record_step("r", record_step())
+    for name in update:
+        flow.add_update_step(name, update_step())
+    for name in propagate:
+        flow.add_propagate_step(name, propagate_step())
+    flow.config({"excluded-mode": "exclude"} if "excluded" in update else {})
+
+    assert flow.run().succeeded
+    assert len(runner_locks) == locks
+
+
+def test_phases_without_steps_leave_the_record_steps_list_as_it_is():
+    """The storer gets the very list the last record step returned: nothing copied it."""
+    returned, stored = [], []
+
+    class KeepStorer(RecordStorer):
+        description = "keeps the list it is given"
+
+        def get_records(self, logger):
+            return [1, 2]
+
+        def set_records(self, rec_list, logger):
+            stored.append(rec_list)
+
+    def new_list(call):
+        returned.append([*call.records, 3])
+        return returned[0]
+
+    flow = AdminFlow("records-only", "record steps alone", KeepStorer, "records")
+    flow.add_record_step("add-three", record_step(new_list))
+
+    assert flow.run().succeeded
+    assert stored[0] is returned[0]
 
 
 def test_a_step_may_replace_an_entry_and_the_final_entries_are_stored(flow, storer):
