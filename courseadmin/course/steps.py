@@ -301,6 +301,7 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
         on cannot lose the record of the ones already sent.
         """
         reminded, failures = [], []
+        write = emails.ReminderWriter()
         with emails.default_mailer() as connection:
             for student, lock in due:
                 with lock:  # checked again: another step may have changed the record
@@ -308,7 +309,7 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
                         continue
                     problem = username_problem(student.github_username) or "it is not valid"
                     try:
-                        connection.send_messages([emails.username_reminder(student, problem)])
+                        connection.send_messages([write(student, problem)])
                     except (smtplib.SMTPException, OSError) as exc:
                         failures.append(f"{student.netid} <{student.email}>: {exc}")
                         logger.error(f"could not email {student.netid}: {exc}")
@@ -355,6 +356,23 @@ class StaffSummary(AdminPropagateStep[Student]):
         "reminded and grouped; nothing is sent when nothing happened"
     )
 
+    @staticmethod
+    def groups_formed(
+        students: dict[str, Student], get_metadata: GetMetadata
+    ) -> list[tuple[str, list[Student]]]:
+        """Return each group formed in this run, in its published order, with its members.
+
+        Members are listed by NetID. One pass over the placements files every
+        student under their group; scanning all placements once per group
+        grows with groups x students (30 s and more at 20,000 students).
+        """
+        formed = get_metadata("groups_formed") or ()
+        members: dict[str, list[Student]] = {code: [] for code in formed}
+        for netid, code in sorted((get_metadata("students_grouped") or {}).items()):
+            if code in members:
+                members[code].append(students[netid])
+        return [(code, members[code]) for code in formed]
+
     def propagate_records(
         self,
         records: LockedStudents,
@@ -373,7 +391,6 @@ class StaffSummary(AdminPropagateStep[Student]):
         def named(key: str) -> list[Student]:
             return [students[netid] for netid in get_metadata(key) or () if netid in students]
 
-        grouped = get_metadata("students_grouped") or {}
         missing, invalid = get_metadata("usernames_missing"), get_metadata("usernames_invalid")
         summary = emails.RunSummary(
             added=named("roster_added"),
@@ -381,10 +398,7 @@ class StaffSummary(AdminPropagateStep[Student]):
             returned=named("roster_returned"),
             malformed=list(get_metadata("roster_malformed") or ()),
             reminded=named("reminded"),
-            groups_formed=[
-                (code, [students[n] for n, c in sorted(grouped.items()) if c == code])
-                for code in get_metadata("groups_formed") or ()
-            ],
+            groups_formed=self.groups_formed(students, get_metadata),
             usernames_missing=None if missing is None else len(missing),
             usernames_invalid=None if invalid is None else len(invalid),
             enrolled_by_section=sorted(enrolled.items()),
