@@ -115,8 +115,7 @@ def staff_summary(summary: RunSummary, recipients: list[str]) -> EmailMessage:
         "returned": [_shown(student) for student in summary.returned],
         "reminded": [_shown(student) for student in summary.reminded],
         "groups_formed": [
-            (code, [student.name for student in members])
-            for code, members in summary.groups_formed
+            (code, [student.name for student in members]) for code, members in summary.groups_formed
         ],
     }
     return EmailMessage(
