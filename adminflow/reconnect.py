@@ -14,9 +14,10 @@ carrying on over a new one would commit half of it. There the error stands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import InterfaceError, OperationalError, connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 T = TypeVar("T")
 
@@ -38,14 +39,27 @@ def retried_if_lost(write: Callable[[], T], model: type[models.Model]) -> T:
     thread's connection was lost, call it once more over a new one.
 
     ``write`` must be safe to call twice, as a conditional UPDATE is. Raise
-    what it raised if the connection is fine (a lock timeout, say), or if it
-    ran inside a transaction.
+    what it raised if the connection it used is fine (a lock timeout, say),
+    or if it ran inside a transaction.
     """
+    connection = connections[router.db_for_write(model)]
+    used = connection.connection
     try:
         return write()
     except (OperationalError, InterfaceError):
-        connection = connections[router.db_for_write(model)]
-        if connection.in_atomic_block or connection.is_usable():
+        if connection.in_atomic_block or not _lost(connection, used):
             raise
         connection.close()
     return write()
+
+
+def _lost(connection: BaseDatabaseWrapper, used: Any) -> bool:
+    """Return whether the database connection ``used`` by a write that failed was lost.
+
+    A ``write`` that opens its own transaction hides the loss: when the
+    rollback fails on the dead connection, Django drops it and opens a new
+    one on leaving the block. That one works, but the write did not go
+    through it. (A write that opened the thread's first connection counts
+    as lost too: one more call of it is harmless.)
+    """
+    return connection.connection is not used or not connection.is_usable()

@@ -36,6 +36,10 @@ REPR_KEY = "__repr__"
 """Marks a stored metadata value kept only as its repr: shown, but never restored."""
 
 
+class StepRowsNotRecorded(Exception):
+    """Raise when a run's step rows could not be written even as the run ended."""
+
+
 class RunRecorder(FlowObserver):
     """The observer that writes one run's progress to the database.
 
@@ -63,6 +67,8 @@ class RunRecorder(FlowObserver):
         # step_run_finished is due once they are.
         self._step_changes: dict[str, dict[str, Any]] = {}
         self._steps_finished: list[str] = []
+        # When the side thread writes them: at once (0.0), or later after a failed write.
+        self._steps_retry_at = 0.0
         # Each step's latest status, noted or written: what the next move is checked against.
         self._step_status = {name: row.status for name, row in step_rows.items()}
         self._buffered_since = 0.0
@@ -87,15 +93,34 @@ class RunRecorder(FlowObserver):
         self._stopping = True
         self._wake.set()
         self._thread.join()
-        self.write_steps()
-        if self._dropped:
-            self._append(
-                None,
-                logging.WARNING,
-                f"{self._dropped} more log lines were not stored: a run keeps at most "
-                f"{self.max_lines} (ADMINFLOW['MAX_LOG_LINES_PER_RUN'])",
-            )
-        self.flush()
+        try:
+            self._write_last_steps()
+        finally:
+            if self._dropped:
+                self._append(
+                    None,
+                    logging.WARNING,
+                    f"{self._dropped} more log lines were not stored: a run keeps at most "
+                    f"{self.max_lines} (ADMINFLOW['MAX_LOG_LINES_PER_RUN'])",
+                )
+            self.flush()
+
+    def _write_last_steps(self) -> None:
+        """Write every step change still noted, over a new connection if ours was lost.
+
+        The last chance: raise StepRowsNotRecorded if even this write fails,
+        so that the run is not finished as if its step rows were right (the
+        run service marks it failed, its active step rows with it).
+        """
+        try:
+            self.write_steps()
+        except Exception as exc:
+            # One line: the run's error quotes the last line of the traceback.
+            reason = str(exc).partition("\n")[0]
+            raise StepRowsNotRecorded(
+                f"run {self.run.pk}: the rows of steps {', '.join(self._step_changes)} "
+                f"could not be written: {type(exc).__name__}: {reason}"
+            ) from exc
 
     # Observer calls, from the engine's threads
 
@@ -146,13 +171,23 @@ class RunRecorder(FlowObserver):
         self._wake.set()
 
     def write_steps(self) -> None:
-        """Write the step rows' noted changes, in one transaction; then send step_run_finished."""
+        """Write the step rows' noted changes, in one transaction; then send step_run_finished.
+
+        Raise what the write raised, keeping the changes for the next write:
+        a step row must end in its step's final status, so a lost write is
+        written again, never dropped.
+        """
         with self._flush_lock:
             with self._lock:
                 changes, self._step_changes = self._step_changes, {}
                 finished, self._steps_finished = self._steps_finished, []
             if changes:
-                retried_if_lost(lambda: self._update_steps(changes), StepRun)
+                try:
+                    retried_if_lost(lambda: self._update_steps(changes), StepRun)
+                except BaseException:
+                    self._keep(changes, finished)
+                    raise
+                self._steps_retry_at = 0.0
         for name in finished:
             send_robust(step_run_finished, self.run, step=self.step_rows[name])
 
@@ -165,6 +200,18 @@ class RunRecorder(FlowObserver):
                 StepRun.objects.filter(pk=row.pk).update(**fields)
                 for field, value in fields.items():
                     setattr(row, field, value)
+
+    def _keep(self, changes: dict[str, dict[str, Any]], finished: list[str]) -> None:
+        """Put back the changes of a write that failed, under those noted since, for the
+        next write to carry; and make the side thread try again no sooner than a flush
+        interval from now, unless a new change wakes it: not in a loop while the
+        database is away."""
+        with self._lock:
+            for name, fields in self._step_changes.items():
+                changes.setdefault(name, {}).update(fields)
+            self._step_changes = changes
+            self._steps_finished[:0] = finished
+            self._steps_retry_at = monotonic() + self.flush_interval
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         message = cut(message, self.max_line_length)
@@ -207,6 +254,13 @@ class RunRecorder(FlowObserver):
                 self._wake.clear()
                 try:
                     self.write_steps()
+                except Exception:
+                    # Kept for the next write. Rows that cannot be written now must not
+                    # hold up the log lines, nor the heartbeat that keeps the run alive.
+                    logger.exception(
+                        "writing run %s's step rows failed; kept for the next write", self.run.pk
+                    )
+                try:
                     if due := self._lines_due():
                         self.flush(due)
                     if monotonic() >= next_beat:
@@ -220,7 +274,9 @@ class RunRecorder(FlowObserver):
     def _seconds_until_due(self, next_beat: float) -> float:
         with self._lock:
             due = next_beat
-            if self._step_changes or len(self._buffer) >= self.batch_size:
+            if self._step_changes:
+                due = min(due, self._steps_retry_at)
+            if len(self._buffer) >= self.batch_size:
                 due = 0.0
             elif self._buffer:
                 due = min(due, self._buffered_since + self.flush_interval)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,11 @@ def postgresql(transactional_db) -> None:
     """Skip the test unless the suite runs on PostgreSQL."""
     if connection.vendor != "postgresql":
         pytest.skip(NEEDS_POSTGRESQL)
+
+
+def beaten_since(run: FlowRun, since: datetime) -> bool:
+    """Return whether ``run`` heartbeated after ``since``."""
+    return FlowRun.objects.filter(pk=run.pk, heartbeat_at__gt=since).exists()
 
 
 def runflow(*args: str) -> list[str]:

@@ -8,18 +8,16 @@ tests' settings. Whichever way the run ends, it is never left ``running``.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminflow.models import FlowRun, RecordChange
+from adminflow.models import RecordChange
 from adminflow.states import FlowRunStatus
 from tests.run_helpers import step_statuses
 from tests.testapp.faults import AFTER, BEFORE, NAME, students
 
-from .conftest import Roster, runflow
+from .conftest import Roster, beaten_since, runflow
 from .settings import APPLICATION_NAME
 
 pytestmark = [
@@ -40,10 +38,6 @@ def end_connections() -> int:
             [APPLICATION_NAME],
         )
         return cursor.fetchone()[0]
-
-
-def beaten_since(run: FlowRun, since: datetime) -> bool:
-    return FlowRun.objects.filter(pk=run.pk, heartbeat_at__gt=since).exists()
 
 
 def test_a_run_whose_connections_were_ended_while_a_step_ran_recovers(roster: Roster, processes):
