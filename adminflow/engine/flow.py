@@ -33,6 +33,7 @@ from .events import FlowObserver
 from .limits import configured_limit, limit_problem
 from .result import RunResult
 from .retries import RetryPolicy, configured_policy
+from .spec import flow_from_spec, flow_to_spec
 from .steps import (
     STEP_BASES,
     AdminStep,
@@ -360,14 +361,10 @@ class AdminFlow:
         cls, spec: Any, step_types: Mapping[str, type] | None = None, *, imports: bool = True
     ) -> AdminFlow:
         """Build a flow from a spec naming registered step types (see ``engine.spec``)."""
-        from .spec import flow_from_spec
-
-        return flow_from_spec(spec, step_types, imports=imports)
+        return flow_from_spec(cls, spec, step_types, imports=imports)
 
     def to_spec(self, step_types: Mapping[str, type] | None = None) -> dict[str, Any]:
         """Return this flow as a spec that ``from_spec`` builds again."""
-        from .spec import flow_to_spec
-
         return flow_to_spec(self, step_types)
 
     # Describing

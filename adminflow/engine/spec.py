@@ -33,7 +33,7 @@ from .steps import AdminStep, StepKind
 from .storer import RecordStorer
 from .yaml_errors import yaml_problem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: the flow module imports this one
     from .flow import AdminFlow
 
 SPEC_KEYS = {"name", "description", "settings", "storer", "steps"}
@@ -134,12 +134,18 @@ def parse_spec_text(text: str | bytes) -> Any:
 
 
 def flow_from_spec(
-    spec: Any, step_types: Mapping[str, type] | None = None, *, imports: bool = True
+    flow_class: type[AdminFlow],
+    spec: Any,
+    step_types: Mapping[str, type] | None = None,
+    *,
+    imports: bool = True,
 ) -> AdminFlow:
-    """Build the flow a spec describes; raise FlowConfigError listing every fault.
+    """Build the ``flow_class`` flow a spec describes; raise FlowConfigError listing every fault.
 
     ``spec`` is a mapping, or JSON or YAML text of one. ``imports=False``
-    refuses dotted paths that do not name one of ``step_types``.
+    refuses dotted paths that do not name one of ``step_types``. The flow
+    class is given rather than imported, as the flow module imports this one
+    (``AdminFlow.from_spec`` is the way in).
     """
     if isinstance(spec, str | bytes):
         spec = parse_spec_text(spec)
@@ -170,7 +176,9 @@ def flow_from_spec(
     if reader.problems:
         raise FlowConfigError(flow_name or "<spec>", reader.problems)
     assert storer_cls is not None
-    flow = _build(reader, flow_name, description, storer_cls, storer_name, default_config)
+    flow = _build(
+        reader, flow_class, flow_name, description, storer_cls, storer_name, default_config
+    )
     for entry in ordered if flow is not None else ():
         _add_step(reader, flow, entry)
     if flow is None or reader.problems:
@@ -180,6 +188,7 @@ def flow_from_spec(
 
 def _build(
     reader: _SpecReader,
+    flow_class: type[AdminFlow],
     name: str,
     description: str,
     storer_cls: type,
@@ -187,10 +196,8 @@ def _build(
     default_config: dict[str, Any],
 ) -> AdminFlow | None:
     """Return the empty flow, or None with the storer's faults (its config_types) recorded."""
-    from .flow import AdminFlow
-
     try:
-        return AdminFlow(name, description, storer_cls, storer_name, default_config=default_config)
+        return flow_class(name, description, storer_cls, storer_name, default_config=default_config)
     except FlowConfigError as exc:
         for problem in exc.problems:
             reader.problem("storer", str(problem))
@@ -198,13 +205,19 @@ def _build(
 
 
 def _add_step(reader: _SpecReader, flow: AdminFlow, entry: dict[str, Any]) -> None:
-    """Add one step, recording any fault at the step's place in the spec.
+    """Add one step as any caller would, recording any fault at the step's place in the spec.
 
     Only the flow sees some faults (a reserved name, an unusable method
     signature or ``config_types``); they are reported with the others.
     """
+    name, cls, kind = entry["name"], entry["cls"], entry["kind"]
     try:
-        flow._add(entry["kind"], entry["name"], entry["cls"], entry["depends_on"])
+        if kind is StepKind.RECORD:
+            flow.add_record_step(name, cls)  # _read_steps refused any depends_on
+        elif kind is StepKind.UPDATE:
+            flow.add_update_step(name, cls, entry["depends_on"])
+        else:
+            flow.add_propagate_step(name, cls, entry["depends_on"])
     except FlowConfigError as exc:
         for problem in exc.problems:
             reader.problem(entry["path"], str(problem))

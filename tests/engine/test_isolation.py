@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,34 @@ def test_no_engine_module_imports_django_even_lazily():
                 continue
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "django"]
     assert offenders == []
+
+
+def runtime_imports(path: Path) -> tuple[set[str], list[str]]:
+    """Return the engine modules ``path`` imports at its top, and any import made elsewhere.
+
+    Imports under ``if TYPE_CHECKING:`` are for annotations only and count as neither.
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    top: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            top.add(node.module or "")
+    nested = [
+        f"{path.stem}:{node.lineno}"
+        for statement in tree.body
+        if not isinstance(statement, ast.If | ast.ImportFrom | ast.Import)
+        for node in ast.walk(statement)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+    ]
+    return top, nested
+
+
+def test_engine_modules_import_each_other_at_their_top_and_never_in_a_loop():
+    """An import inside a function hides a loop between modules; one is refused here."""
+    graph, nested = {}, []
+    for path in sorted(ENGINE_DIR.glob("*.py")):
+        graph[path.stem], hidden = runtime_imports(path)
+        nested += hidden
+
+    assert nested == []
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a loop
