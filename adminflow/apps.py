@@ -14,9 +14,9 @@ class SimpleAdminflowConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401 - registers the system checks
-        from .loading import sync_flow_rows
         from .models import FlowRun
         from .notifications import notify_run_finished
+        from .runs.config import sync_flow_rows
         from .signals import flow_run_finished
 
         post_migrate.connect(sync_flow_rows, sender=self)

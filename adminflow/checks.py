@@ -170,8 +170,7 @@ def stored_configs_spared() -> Iterator[None]:
 
 def _check_row(row: Any) -> CheckMessage | None:
     """Return what is wrong with one stored flow: its spec, or its stored config."""
-    from .loading import UnknownFlow, build_flow
-    from .run_config import FlowNotConfigured, configure_stored
+    from .runs.config import FlowNotConfigured, UnknownFlow, build_flow, configure_stored
 
     try:
         flow = build_flow(row)

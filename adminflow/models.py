@@ -16,11 +16,9 @@ from django.utils.translation import gettext_lazy as _
 from .schedule.cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
-    RUN_TRANSITIONS,
     FlowRunStatus,
     StepRunStatus,
     Trigger,
-    check_transition,
 )
 from .validators import validate_cron, validate_recipients
 
@@ -275,14 +273,6 @@ class FlowRun(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
-
-    def transition_to(self, status: str, **fields: Any) -> None:
-        """Move to ``status`` (raising IllegalTransition if not allowed) and save."""
-        check_transition(RUN_TRANSITIONS, f"run {self.pk}", self.status, status)
-        self.status = status
-        for name, value in fields.items():
-            setattr(self, name, value)
-        self.save(update_fields=["status", *fields])
 
 
 class StepRun(models.Model):

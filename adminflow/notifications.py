@@ -22,8 +22,7 @@ from django.urls import NoReverseMatch, reverse
 
 from .conf import adminflow_settings
 from .models import Flow, FlowRun, RunLog
-from .recording import send_robust
-from .signals import run_notification
+from .signals import run_notification, send_robust
 from .states import FlowRunStatus, StepRunStatus
 from .validators import parse_recipients
 

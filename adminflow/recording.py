@@ -11,10 +11,9 @@ a cancel requested from another process.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from time import monotonic
 from types import TracebackType
 from typing import Any, Self
@@ -24,16 +23,12 @@ from django.utils import timezone
 
 from .conf import adminflow_settings
 from .engine import FlowObserver, StepResult
-from .engine.config import redact
 from .models import FlowRun, RunLog, StepRun
 from .reconnect import retried_if_lost
-from .signals import step_run_finished
+from .signals import send_robust, step_run_finished
 from .states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
 
 logger = logging.getLogger("adminflow.runs")
-
-REPR_KEY = "__repr__"
-"""Marks a stored metadata value kept only as its repr: shown, but never restored."""
 
 
 class StepRowsNotRecorded(Exception):
@@ -330,46 +325,3 @@ def cut(text: str, limit: int, *, keep_end: bool = False) -> str:
     if keep_end:
         return f"[{dropped} characters cut] …{text[-limit:]}"
     return f"{text[:limit]}… [{dropped} more characters cut]"
-
-
-def send_robust(signal: Any, run: FlowRun, **kwargs: Any) -> None:
-    """Send ``signal`` for ``run``; log, never raise, what a receiver raises."""
-    for receiver, response in signal.send_robust(sender=FlowRun, run=run, **kwargs):
-        if isinstance(response, Exception):
-            logger.error(
-                "receiver %r of an adminflow signal failed for run %s",
-                receiver,
-                run.pk,
-                exc_info=response,
-            )
-
-
-def metadata_to_json(metadata: Mapping[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
-    """Return run metadata fit for a JSONField.
-
-    A value that survives a JSON round trip unchanged is kept as it is, so a
-    resumed run gets it back exactly. Anything else (a tuple, a date, an
-    object, a Secret, a value containing a secret) is kept as
-    ``{"__repr__": "..."}`` with secrets masked: readable, never restored.
-    """
-    return {str(name): _storable(value, secrets) for name, value in metadata.items()}
-
-
-def metadata_from_json(stored: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the values of stored metadata that can be restored exactly."""
-    return {
-        name: value
-        for name, value in stored.items()
-        if not (isinstance(value, dict) and set(value) == {REPR_KEY})
-    }
-
-
-def _storable(value: Any, secrets: Sequence[str]) -> Any:
-    try:
-        text = json.dumps(value, allow_nan=False)
-        exact = json.loads(text) == value
-    except Exception:  # not serialisable, or an __eq__ that refuses: keep the repr
-        exact = False
-    if exact and not any(secret in text for secret in secrets):
-        return value
-    return {REPR_KEY: redact(repr(value), secrets)}

@@ -10,7 +10,12 @@ A receiver that raises is logged and ignored: reporting never breaks a run.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
+
+logger = logging.getLogger("adminflow.runs")
 
 flow_run_started = Signal()
 """A run moved to ``running``; kwargs: ``run`` (the FlowRun)."""
@@ -35,3 +40,15 @@ run's admin page, absolute if ``ADMINFLOW["SITE_URL"]`` is set, else a path;
 None if the admin has no page for runs); ``recipients`` (the flow's email
 addresses, perhaps none). Not sent for cancelled runs.
 """
+
+
+def send_robust(signal: Signal, run: Any, **kwargs: Any) -> None:
+    """Send ``signal`` for ``run`` (a FlowRun); log, never raise, what a receiver raises."""
+    for receiver, response in signal.send_robust(sender=type(run), run=run, **kwargs):
+        if isinstance(response, Exception):
+            logger.error(
+                "receiver %r of an adminflow signal failed for run %s",
+                receiver,
+                run.pk,
+                exc_info=response,
+            )

@@ -1,32 +1,23 @@
-"""Background runs through Django's Tasks framework.
+"""The task a Tasks worker executes for a background run: :func:`execute_queued_run`.
 
-:func:`enqueue_run` sends a queued run to a Tasks backend; a worker of that
-backend calls :func:`execute_queued_run`, which executes it with
-:func:`adminflow.runs.execute_run`. The task carries only the run's id:
-the ``FlowRun`` row stays the source of truth, because Tasks backends may
-lose results, cannot cancel, and leave a task whose worker was killed
-"running" forever. So a run is cancelled on its row (the task then finds it
-no longer queued and leaves it alone), and a run whose worker died is found
-by its missing heartbeat (:func:`adminflow.runs.reap_stale_runs`), whatever
-the backend says about the task. The worker holds the run (and so heartbeats
-it) from the moment it takes the task, before anything else, so that dying
-before the run starts fails the run too rather than leaving it queued.
+It lives at this path for good: queued tasks name it, so moving it would
+strand the tasks already queued when a site upgrades. The run service sends
+it (:func:`adminflow.runs.enqueue_run`) with the run's id only. A run is
+cancelled on its row (the task then finds it no longer queued and leaves it
+alone), and a run whose worker died is found by its missing heartbeat
+(:func:`adminflow.runs.reap_stale_runs`), whatever the backend says about the
+task. The worker holds the run (and so heartbeats it) from the moment it
+takes the task, before anything else, so that dying before the run starts
+fails the run too rather than leaving it queued.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
-from functools import partial
-from typing import Any
 
-from django.db import transaction
-
-from .compat import task, task_backends
-from .conf import adminflow_settings
+from .compat import task
 from .models import FlowRun
-from .runs import execute_run, fail_active_run, hold_run
-from .states import FlowRunStatus, IllegalTransition
+from .states import IllegalTransition
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +32,9 @@ def execute_queued_run(run_id: int) -> str:
     by then (cancelled meanwhile, or taken by another worker) is left alone,
     and a run that no longer exists is only logged.
     """
+    # Imported here: the run service sends this task, so it imports this module.
+    from .runs import execute_run, hold_run
+
     run = FlowRun.objects.select_related("flow").filter(pk=run_id).first()
     if run is None:
         logger.warning("Run %s no longer exists: nothing to execute.", run_id)
@@ -62,47 +56,3 @@ def execute_queued_run(run_id: int) -> str:
             "Run %s of flow '%s' was taken by another worker: left alone.", run.pk, run.flow.name
         )
     return str(run.status)
-
-
-def enqueue_run(run: FlowRun) -> None:
-    """Send the queued ``run`` to the Tasks backend once the current transaction commits.
-
-    The task goes to backend ``ADMINFLOW["TASK_BACKEND"]``, queue
-    ``ADMINFLOW["TASK_QUEUE"]``, with priority ``ADMINFLOW["TASK_PRIORITY"]``
-    where the backend supports priorities. Its id is kept on ``run.task_id``.
-    If the transaction rolls back, nothing is sent (and the run was never
-    saved). If the backend refuses the task, the run is marked failed with
-    the reason rather than left queued with nothing to execute it; nothing
-    is raised, so the caller's request or command goes on.
-    """
-    transaction.on_commit(partial(_send, run), using=run._state.db)
-
-
-def _send(run: FlowRun) -> None:
-    backend, queue = adminflow_settings.TASK_BACKEND, adminflow_settings.TASK_QUEUE
-    try:
-        result = _task_for(backend, queue).enqueue(run.pk)
-    except Exception as exc:  # whatever the backend raises, the run must not stay queued
-        _fail_unsent(run, backend, queue, exc)
-        return
-    run.task_id = str(result.id)
-    FlowRun.objects.filter(pk=run.pk).update(task_id=run.task_id)
-
-
-def _task_for(backend: str, queue: str) -> Any:
-    """Return the run task aimed at ``backend`` and ``queue``; raise what the backend refuses."""
-    options: dict[str, Any] = {"backend": backend, "queue_name": queue}
-    if task_backends[backend].supports_priority:
-        options["priority"] = adminflow_settings.TASK_PRIORITY
-    return execute_queued_run.using(**options)
-
-
-def _fail_unsent(run: FlowRun, backend: str, queue: str, exc: Exception) -> None:
-    """Mark ``run`` failed because its task could not be sent, if it is still queued."""
-    error = (
-        f"run {run.pk} of flow '{run.flow.name}' could not be sent to the Tasks backend "
-        f"'{backend}' (queue '{queue}'): {type(exc).__name__}: {exc}"
-    )
-    logger.error("%s", error, exc_info=exc)
-    tb = "".join(traceback.format_exception(exc))
-    fail_active_run(run, error, traceback=tb, status=FlowRunStatus.QUEUED)

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from adminflow import AdminFlow, AdminPropagateStep, FlowConfigError, Secret
 from adminflow.engine.documents import load_yaml
-from adminflow.loading import get_flow_row
 from adminflow.models import FlowRun
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus
 from tests.admin.crawl import stored_values
 from tests.engine.helpers import Trace, make_storer

@@ -25,8 +25,8 @@ from adminflow.engine.documents import (
     read_text_file,
 )
 from adminflow.engine.yaml_errors import yaml_problem
-from adminflow.loading import build_flow
 from adminflow.models import Flow, FlowRun
+from adminflow.runs.config import build_flow
 from tests.engine.helpers import make_storer, update_step
 from tests.test_runflow import runflow
 

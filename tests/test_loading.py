@@ -9,9 +9,15 @@ from django.apps.registry import Apps
 from django.core.management import call_command
 
 from adminflow import AdminFlow
-from adminflow.loading import UnknownFlow, build_flow, get_flow_row, stored_config, sync_flow_rows
 from adminflow.models import Flow
 from adminflow.registry import flow_registry
+from adminflow.runs.config import (
+    UnknownFlow,
+    build_flow,
+    get_flow_row,
+    stored_config,
+    sync_flow_rows,
+)
 from tests.testapp.flows import add_number_steps
 from tests.testapp.steps import Numbers
 

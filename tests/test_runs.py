@@ -21,22 +21,23 @@ from django.utils import timezone
 
 from adminflow import AdminFlow, FlowConfigError, Secret, StepMode
 from adminflow.engine.config import MASK
-from adminflow.loading import UnknownFlow
 from adminflow.models import Flow, FlowRun, Record, RunLog, StepRun
 from adminflow.runs import (
     FlowAlreadyRunning,
     FlowDisabled,
     RunNotResumable,
     cancel_run,
+    enqueue_run,
     execute_run,
     reap_stale_runs,
     resume_run,
     start_run,
 )
+from adminflow.runs.config import UnknownFlow
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
 from adminflow.storage import DjangoRecordStorer
-from adminflow.tasks import enqueue_run, execute_queued_run
+from adminflow.tasks import execute_queued_run
 from tests.engine.helpers import (
     WAIT,
     Trace,
@@ -580,7 +581,7 @@ def test_a_queued_run_held_by_a_process_that_stopped_heartbeating_is_failed(
 ):
     settings.ADMINFLOW = {"STALE_AFTER": 60}
     register(pipeline("held", trace))
-    held = start_run("held", trigger=Trigger.COMMAND, hold=True)
+    held = start_run("held", trigger=Trigger.COMMAND, execute="here")
     assert held.worker == HERE
     beat = FlowRun.objects.get(pk=held.pk).heartbeat_at
 
@@ -608,8 +609,8 @@ def test_runs_a_process_holds_stay_alive_while_it_executes_another(register, tra
     first.add_update_step("wait", update_step(waiting_step(started, release, trace, "wait")))
     register(first)
     register(pipeline("second", trace))
-    running = start_run("first", trigger=Trigger.SCHEDULE, hold=True)
-    waiting = start_run("second", trigger=Trigger.SCHEDULE, hold=True)
+    running = start_run("first", trigger=Trigger.SCHEDULE, execute="here")
+    waiting = start_run("second", trigger=Trigger.SCHEDULE, execute="here")
     queued_beat = FlowRun.objects.get(pk=waiting.pk).heartbeat_at
     worker = threading.Thread(target=lambda: (execute_run(running), connection.close()))
     worker.start()

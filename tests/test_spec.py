@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from adminflow import AdminFlow, AdminRecordStep, FlowConfigError
-from adminflow.loading import build_flow, stored_config
 from adminflow.models import Flow
 from adminflow.registry import flow_registry, step_registry
+from adminflow.runs.config import build_flow, stored_config
 from tests.testapp.steps import AddNumbers, Double, Increment, Numbers, Total, reset_numbers
 
 NUMBERS_SPEC: dict[str, Any] = {

@@ -23,10 +23,10 @@ from django_tasks_db.models import DBTaskResult
 
 from adminflow.compat import TASKS_MODULE, task_backends
 from adminflow.models import FlowRun, RunLog, StepRun
-from adminflow.runs import cancel_run, start_run
+from adminflow.runs import cancel_run, enqueue_run, start_run
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run, execute_queued_run
+from adminflow.tasks import execute_queued_run
 from tests.factories import RunningFlowRunFactory
 from tests.run_helpers import database_url, pipeline, step_statuses
 from tests.test_runflow import runflow

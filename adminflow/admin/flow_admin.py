@@ -1,7 +1,7 @@
 """The Flow admin: each flow with its last and active run, run actions, config editing.
 
-Running a flow from here only queues it (:func:`adminflow.runs.start_run`)
-and hands it to the Tasks framework (:func:`adminflow.tasks.enqueue_run`),
+Running a flow from here only queues it and hands it to the Tasks framework
+(:func:`adminflow.runs.start_run` with ``execute="worker"``),
 which sends it once the transaction commits: a flow never runs inside the
 web request.
 """
@@ -28,7 +28,6 @@ from ..models import Flow, FlowRun
 from ..registry import flow_registry
 from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
 from ..states import Trigger
-from ..tasks import enqueue_run
 from .display import change_link, format_duration, status_badge
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
@@ -58,11 +57,12 @@ def queue_runs(
     """Queue a run of each selected flow and say, per flow, what became of it."""
     for row in queryset:
         try:
-            run = start_run(row, trigger=Trigger.ADMIN, user=request.user, debug=debug)
+            run = start_run(
+                row, trigger=Trigger.ADMIN, user=request.user, debug=debug, execute="worker"
+            )
         except AdminflowError as exc:
             modeladmin.message_user(request, *refusal(modeladmin, row, exc))
             continue
-        enqueue_run(run)
         modeladmin.message_user(
             request,
             format_html(

@@ -2,7 +2,7 @@
 
 A config is judged by ``flow.configured()`` and a spec by building the flow
 from it (``AdminFlow.from_spec`` with the step registry, through
-:func:`adminflow.loading.build_flow`), so the admin accepts exactly what a
+:func:`adminflow.runs.config.build_flow`), so the admin accepts exactly what a
 run accepts. Each problem is listed on its field with its key and the line
 of that key in the YAML.
 """
@@ -18,9 +18,9 @@ from django.utils.safestring import SafeString
 
 from ..engine import AdminFlow, AdminflowError, ConfigProblem, FlowConfigError
 from ..engine.spec import parse_spec_text
-from ..loading import build_flow
 from ..models import Flow
 from ..registry import flow_registry
+from ..runs.config import build_flow
 from ..schedule.cron import site_zone
 from .secrets import config_sections, masked, restore_secrets, secret_keys, spec_sections
 from .yaml_field import line_of

@@ -24,12 +24,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..engine import AdminflowError
-from ..loading import build_flow
 from ..models import FlowRun
-from ..run_config import config_of_run
-from ..runs import cancel_run, resume_run, start_run
+from ..runs import cancel_run, rerun_run, resume_run
 from ..states import CANCELLABLE, RERUNNABLE, RESUMABLE, Trigger
-from ..tasks import enqueue_run
 
 if TYPE_CHECKING:
     from .run_admin import FlowRunAdmin
@@ -67,14 +64,11 @@ def rerun_runs(
     """Queue a new run of each selected finished run's flow, with that run's config.
 
     Secrets masked in the run's snapshot are restored from the flow's
-    stored config (:func:`adminflow.run_config.config_of_run`).
+    stored config (:func:`adminflow.runs.config.config_of_run`).
     """
 
     def rerun(run: FlowRun) -> FlowRun:
-        config = config_of_run(build_flow(run.flow), run)
-        return start_run(
-            run.flow, trigger=Trigger.ADMIN, user=request.user, debug=run.debug, config=config
-        )
+        return rerun_run(run, user=request.user, trigger=Trigger.ADMIN, execute="worker")
 
     return _queue_each(
         modeladmin, request, queryset, RERUNNABLE, _("re-run"), rerun, _("a re-run of")
@@ -88,7 +82,7 @@ def resume_runs(
     """Queue a run that picks up where each selected failed run stopped."""
 
     def resume(run: FlowRun) -> FlowRun:
-        return resume_run(run, user=request.user, trigger=Trigger.ADMIN)
+        return resume_run(run, user=request.user, trigger=Trigger.ADMIN, execute="worker")
 
     return _queue_each(
         modeladmin, request, queryset, RESUMABLE, _("resumed"), resume, _("resuming")
@@ -120,7 +114,6 @@ def _queue_each(
                 request, _("Run {} was not {}: {}").format(run.pk, verb, exc), messages.ERROR
             )
             continue
-        enqueue_run(new_run)
         queued.append(new_run)
         modeladmin.message_user(
             request,

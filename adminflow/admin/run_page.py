@@ -26,9 +26,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError, StepMode
 from .graph import status_class
-from ..loading import build_flow
+from ..runs.config import build_flow
 from ..models import FlowRun, RecordChange, RunLog, StepRun
-from ..recording import REPR_KEY
+from ..runs.metadata import REPR_KEY
 from ..states import FlowRunStatus, StepRunStatus
 from .display import format_duration, status_badge
 

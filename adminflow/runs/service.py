@@ -1,11 +1,11 @@
-"""Start, execute, cancel, resume and reap runs: the one place run state changes.
+"""Start, execute, cancel, re-run, resume and reap runs: the run service.
 
-A run is created ``queued`` by :func:`start_run` (or :func:`resume_run`),
-which checks its config first and writes nothing if it is bad. Whoever
-executes it (the ``runflow`` command in its own process, a task worker in
-another) calls :func:`execute_run`, which claims it, records it while the
-engine runs it and always leaves it finished. Status changes are conditional
-UPDATEs, so two processes racing over one run cannot both win.
+A run is created ``queued`` by :func:`start_run` (or :func:`rerun_run`,
+:func:`resume_run`), which checks its config first and writes nothing if it
+is bad. Whoever executes it (the ``runflow`` command in its own process, a
+task worker in another) calls :func:`execute_run`, which claims it, records
+it while the engine runs it and always leaves it finished. Every status
+change goes through :func:`adminflow.runs.status.move_run`.
 
 No run stays active for ever. A process that means to execute a queued run
 *holds* it: it writes its name as the run's ``worker`` and heartbeats it
@@ -19,9 +19,9 @@ a run sent again could run hours after it was asked for, or kill the next
 worker the way it killed the last.
 
 Secrets never reach the database. A run executed by the process that
-started it uses the ConfiguredFlow that ``start_run`` checked, kept on the
+started it uses the ConfiguredFlow that the start checked, kept on the
 instance as ``run.configured_flow``; one loaded from the database is
-configured again from its snapshot (see :mod:`adminflow.run_config`).
+configured again from its snapshot (see :mod:`adminflow.runs.config`).
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import threading
 import traceback
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .conf import adminflow_settings
-from .engine import (
+from ..conf import adminflow_settings
+from ..engine import (
     AdminflowError,
     ConfiguredFlow,
     FlowObserver,
@@ -47,48 +47,30 @@ from .engine import (
     StepKind,
     StepMode,
 )
-from .loading import build_flow, get_flow_row
-from .models import ONE_ACTIVE_RUN, Flow, FlowRun, StepRun
-from .reconnect import retried_if_lost
-from .recording import RunRecorder, cut, metadata_from_json, metadata_to_json, send_robust
-from .run_config import config_of_run, configure, configure_again, configure_flow
-from .signals import flow_run_finished, flow_run_started
-from .states import (
-    RESUMABLE,
-    RUN_TRANSITIONS,
-    FlowRunStatus,
-    IllegalTransition,
-    StepRunStatus,
-    Trigger,
-    check_transition,
+from ..models import ONE_ACTIVE_RUN, Flow, FlowRun, StepRun
+from ..reconnect import retried_if_lost
+from ..recording import RunRecorder, cut
+from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
+from ..storage import bind_storer
+from .config import (
+    build_flow,
+    config_of_run,
+    configure,
+    configure_again,
+    configure_flow,
+    get_flow_row,
 )
-from .storage import bind_storer
+from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
+from .metadata import metadata_from_json, metadata_to_json
+from .sending import enqueue_run
+from .status import move_run
+from .step_rows import step_rows
 
+Executor = Literal["here", "worker"]
+"""Who will execute a run being queued: this process (``runflow``), or a Tasks worker."""
 
-class FlowAlreadyRunning(AdminflowError):
-    """Raise when a flow already has a queued or running run."""
-
-    def __init__(self, flow: str, run_id: int | None, status: str) -> None:
-        self.flow = flow
-        self.run_id = run_id
-        self.status = status
-        self.active = (
-            f"run {run_id} is {status}"
-            if run_id is not None
-            else "another run started at the same time"
-        )
-        super().__init__(
-            f"flow '{flow}' is already running: {self.active}; "
-            "wait for it to finish or cancel it first"
-        )
-
-
-class FlowDisabled(AdminflowError):
-    """Raise when a run is asked of a flow whose row is disabled."""
-
-
-class RunNotResumable(AdminflowError):
-    """Raise when a run that did not fail is asked to be resumed."""
+START_ATTEMPTS = 3
+"""How often a start tries to insert its run while runs that refused it keep ending."""
 
 
 # Starting
@@ -103,16 +85,18 @@ def start_run(
     config: Mapping[str, Any] | None = None,
     modes: Mapping[str, str] | None = None,
     num_threads: int | None = None,
-    resumed_from: FlowRun | None = None,
     scheduled_for: datetime | None = None,
-    hold: bool = False,
+    execute: Executor | None = None,
 ) -> FlowRun:
     """Queue a run of ``flow`` (a name or a row) and return it.
 
-    ``scheduled_for`` is the scheduled time a scheduled run is for. With
-    ``hold``, this process will execute the run itself (``runflow``): it
-    holds the run from the start, so the run fails as lost if the process
-    dies before executing it, instead of staying queued.
+    ``scheduled_for`` is the scheduled time a scheduled run is for.
+    ``execute`` says who will execute the run: ``"here"``, this process
+    (``runflow``), which then holds the run from the start, so that the run
+    fails as lost if the process dies before executing it; ``"worker"``, a
+    Tasks worker, to which the run is sent once the current transaction
+    commits (a run the backend refused is returned failed, saying why);
+    None leaves it to the caller.
 
     Raise UnknownFlow, FlowDisabled or FlowConfigError before writing
     anything, and FlowAlreadyRunning if the flow has an active run.
@@ -128,9 +112,23 @@ def start_run(
         trigger,
         user,
         debug=debug,
-        resumed_from=resumed_from,
         scheduled_for=scheduled_for,
-        hold=hold,
+        execute=execute,
+    )
+
+
+def rerun_run(
+    run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN, execute: Executor | None = None
+) -> FlowRun:
+    """Queue a new run of ``run``'s flow with ``run``'s config and debug mode, and return it.
+
+    Secrets masked in the run's snapshot are restored from the flow's stored
+    config (:func:`adminflow.runs.config.config_of_run`). ``execute`` is as
+    for :func:`start_run`; raise what it raises.
+    """
+    config = config_of_run(build_flow(run.flow), run)
+    return start_run(
+        run.flow, trigger=trigger, user=user, debug=run.debug, config=config, execute=execute
     )
 
 
@@ -146,10 +144,10 @@ def _queue(
     user: Any,
     *,
     debug: bool,
+    execute: Executor | None,
     resumed_from: FlowRun | None = None,
     metadata: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
-    hold: bool = False,
 ) -> FlowRun:
     modes = {configured.storer_name: str(configured.storer_mode)}
     modes.update({name: str(step.mode) for name, step in configured.steps.items()})
@@ -164,11 +162,13 @@ def _queue(
         resumed_from=resumed_from,
         metadata=metadata or {},
         scheduled_for=scheduled_for,
-        **(_held_fields() if hold else {}),
+        **(_held_fields() if execute == "here" else {}),
     )
     for _attempt in range(START_ATTEMPTS):
         if _inserted(run):
             run.configured_flow = configured
+            if execute == "worker":
+                _send(run)
             return run
         active = FlowRun.objects.active().filter(flow=row).first()
         # A run whose worker died must not block its flow for ever: reap it, try again.
@@ -179,8 +179,12 @@ def _queue(
     raise FlowAlreadyRunning(row.name, None, "unknown")
 
 
-START_ATTEMPTS = 3
-"""How often a start tries to insert its run while runs that refused it keep ending."""
+def _send(run: FlowRun) -> None:
+    """Send ``run`` to the Tasks backend; once sent (outside a transaction, at once), show
+    how it is now: refused and failed, or executed already by an immediate backend."""
+    enqueue_run(run)
+    if not transaction.get_connection(run._state.db).in_atomic_block:
+        run.refresh_from_db()
 
 
 def _inserted(run: FlowRun) -> bool:
@@ -256,21 +260,24 @@ def execute_run(
     try:
         configured = getattr(run, "configured_flow", None) or configure_again(run)
     except AdminflowError as exc:  # the flow or its stored config changed since queueing
-        _move(run, FlowRunStatus.FAILED, finished_at=timezone.now(), error=str(exc))
-        send_robust(flow_run_finished, run)
+        _claim(run, FlowRunStatus.FAILED, error=str(exc))
         return run
     now = timezone.now()
-    _move(run, FlowRunStatus.RUNNING, worker=this_worker(), started_at=now, heartbeat_at=now)
+    _claim(run, FlowRunStatus.RUNNING, worker=this_worker(), started_at=now, heartbeat_at=now)
     try:
-        send_robust(flow_run_started, run)
         result = _run_recorded(run, configured, observers, cancel_event or threading.Event())
-        finished_here = _finish(run, configured, result)
+        _finish(run, configured, result)
     except BaseException:
         _abandon(run, traceback.format_exc())
         raise
-    if finished_here:
-        send_robust(flow_run_finished, run)
     return run
+
+
+def _claim(run: FlowRun, status: str, **fields: Any) -> None:
+    """Move the queued ``run`` on; raise IllegalTransition if another process moved it first."""
+    was = run.status
+    if not move_run(run, status, **fields):
+        raise IllegalTransition(f"run {run.pk}", was if run.status == was else run.status, status)
 
 
 def _run_recorded(
@@ -279,21 +286,9 @@ def _run_recorded(
     observers: Iterable[FlowObserver],
     cancel_event: threading.Event,
 ) -> RunResult:
-    steps = StepRun.objects.bulk_create(
-        StepRun(
-            run=run,
-            name=name,
-            kind=str(step.entry.kind),
-            mode=str(step.mode),
-            status=StepRunStatus.EXCLUDED
-            if step.mode is StepMode.EXCLUDE
-            else StepRunStatus.PENDING,
-            depends_on=list(step.entry.depends_on),
-            position=position,
-            time_limit=step.time_limit,
-        )
-        for position, (name, step) in enumerate(configured.steps.items())
-    )
+    entries = {name: step.entry for name, step in configured.steps.items()}
+    limits = {name: step.time_limit for name, step in configured.steps.items()}
+    steps = StepRun.objects.bulk_create(step_rows(run, entries, limits))
     bind_storer(configured, run)  # a DjangoRecordStorer writes its audit rows for this run
     with RunRecorder(run, {step.name: step for step in steps}, cancel_event) as recorder:
         return configured.run(
@@ -303,8 +298,9 @@ def _run_recorded(
         )
 
 
-def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> bool:
-    """Record how the run ended; return False if it had already been ended elsewhere."""
+def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> None:
+    """Record how the run ended, unless it was ended elsewhere meanwhile (reaped as stale
+    while it worked through a long pause: the first verdict stands)."""
     fields = {
         "finished_at": result.finished_at or timezone.now(),
         "records_loaded": result.records_in,
@@ -320,76 +316,15 @@ def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> bool
     counts = getattr(configured.storer, "last_store_counts", None)
     if result.stored and counts is not None:
         fields.update(counts.run_fields())
-    try:
-        # The last word on the run: said over a new connection if the server closed ours.
-        retried_if_lost(lambda: _move(run, str(result.status), **fields), FlowRun)
-    except IllegalTransition:
-        # Reaped as stale while it worked (a long pause): the first verdict stands.
-        return False
-    return True
+    # The last word on the run: said over a new connection if the server closed ours.
+    retried_if_lost(lambda: move_run(run, str(result.status), **fields), FlowRun)
 
 
 def _abandon(run: FlowRun, tb: str) -> None:
     """Mark a run that stopped unexpectedly failed, with its steps, if it is still running."""
     error = f"the run stopped unexpectedly: {tb.strip().splitlines()[-1]}"
-    retried_if_lost(
-        lambda: fail_active_run(run, error, traceback=tb, status=FlowRunStatus.RUNNING), FlowRun
-    )
-
-
-def fail_active_run(
-    run: FlowRun,
-    error: str,
-    *,
-    traceback: str = "",
-    now: datetime | None = None,
-    **unchanged: Any,
-) -> bool:
-    """Mark ``run`` failed with ``error`` at ``now``, if its row still matches ``unchanged``;
-    return whether it did.
-
-    Its running steps fail with the same error and its pending ones are
-    cancelled, in the same transaction; then ``flow_run_finished`` is sent.
-    The match (a status, the heartbeat that was found stale) makes the move
-    lose to whoever changed the run meanwhile: a worker that claimed it, a
-    heartbeat that came after all.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        failed = FlowRun.objects.filter(pk=run.pk, **unchanged).update(
-            status=FlowRunStatus.FAILED, finished_at=now, error=error, traceback=traceback
-        )
-        if failed:
-            _end_unfinished_steps(run, error, now)
-    run.refresh_from_db()
-    if failed:
-        send_robust(flow_run_finished, run)
-    return bool(failed)
-
-
-def _end_unfinished_steps(run: FlowRun, error: str, now: datetime) -> None:
-    """End the steps of a run that died: running ones failed, pending ones cancelled."""
-    steps = StepRun.objects.filter(run=run)
-    steps.filter(status=StepRunStatus.RUNNING).update(
-        status=StepRunStatus.FAILED, finished_at=now, error=error
-    )
-    steps.filter(status=StepRunStatus.PENDING).update(status=StepRunStatus.CANCELLED)
-
-
-def _move(run: FlowRun, status: str, **fields: Any) -> None:
-    """Move ``run`` to ``status`` if it still has the status this instance shows.
-
-    Raise IllegalTransition if the move is not allowed, or if another process
-    changed the run first (then the instance shows the run as it is now).
-    """
-    check_transition(RUN_TRANSITIONS, f"run {run.pk}", run.status, status)
-    moved = FlowRun.objects.filter(pk=run.pk, status=run.status).update(status=status, **fields)
-    if not moved:
-        run.refresh_from_db()
-        raise IllegalTransition(f"run {run.pk}", run.status, status)
-    run.status = status
-    for name, value in fields.items():
-        setattr(run, name, value)
+    run.status = FlowRunStatus.RUNNING  # only a running run is abandoned; any other is left
+    retried_if_lost(lambda: move_run(run, FlowRunStatus.FAILED, error=error, traceback=tb), FlowRun)
 
 
 # Cancelling, reaping, resuming
@@ -403,21 +338,16 @@ def cancel_run(run: FlowRun) -> FlowRun:
     by the rule of the phase it reached. Raise IllegalTransition for a
     finished run.
     """
-    runs = FlowRun.objects.filter(pk=run.pk)
     # Queued first: a run claimed between the two UPDATEs is then caught as running.
-    if runs.filter(status=FlowRunStatus.QUEUED).update(
-        status=FlowRunStatus.CANCELLED,
-        cancel_requested=True,
-        finished_at=timezone.now(),
-        error="cancelled before it started",
+    run.status = FlowRunStatus.QUEUED
+    if move_run(
+        run, FlowRunStatus.CANCELLED, cancel_requested=True, error="cancelled before it started"
     ):
-        run.refresh_from_db()
-        send_robust(flow_run_finished, run)
         return run
-    runs.filter(status=FlowRunStatus.RUNNING).update(cancel_requested=True)
+    FlowRun.objects.filter(pk=run.pk, status=FlowRunStatus.RUNNING).update(cancel_requested=True)
     run.refresh_from_db()
     if not run.is_active:
-        check_transition(RUN_TRANSITIONS, f"run {run.pk}", run.status, FlowRunStatus.CANCELLED)
+        raise IllegalTransition(f"run {run.pk}", run.status, FlowRunStatus.CANCELLED)
     return run
 
 
@@ -441,13 +371,12 @@ def reap_stale_runs(now: datetime | None = None) -> list[FlowRun]:
     return [
         run
         for run in lost.select_related("flow")
-        if fail_active_run(
+        if move_run(
             run,
-            _lost_reason(run, now),
-            now=now,
-            status=run.status,
-            worker=run.worker,
-            heartbeat_at=run.heartbeat_at,
+            FlowRunStatus.FAILED,
+            match={"worker": run.worker, "heartbeat_at": run.heartbeat_at},
+            error=_lost_reason(run, now),
+            finished_at=now,
         )
     ]
 
@@ -470,7 +399,7 @@ def _lost_reason(run: FlowRun, now: datetime) -> str:
 
 
 def resume_run(
-    run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN, hold: bool = False
+    run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN, execute: Executor | None = None
 ) -> FlowRun:
     """Queue a run that picks up where the failed ``run`` stopped, and return it.
 
@@ -478,9 +407,9 @@ def resume_run(
     propagate steps that did not succeed run again, with ``run``'s metadata
     restored: exactly for values stored as JSON, not at all for values kept
     only as their repr. Otherwise nothing outside changed and the whole flow
-    runs again. Both use ``run``'s config. ``hold`` is as for
-    :func:`start_run`. Raise RunNotResumable unless
-    ``run`` failed, and whatever :func:`start_run` raises.
+    runs again. Both use ``run``'s config. ``execute`` is as for
+    :func:`start_run`. Raise RunNotResumable unless ``run`` failed, and
+    whatever :func:`start_run` raises.
     """
     if run.status not in RESUMABLE:
         raise RunNotResumable(
@@ -507,7 +436,7 @@ def resume_run(
         trigger,
         user,
         debug=run.debug,
+        execute=execute,
         resumed_from=run,
         metadata=metadata,
-        hold=hold,
     )

@@ -28,9 +28,8 @@ from django.utils import timezone
 
 from ..engine import AdminflowError
 from ..models import Flow, FlowRun
-from ..runs import FlowAlreadyRunning, start_run
+from ..runs import Executor, FlowAlreadyRunning, start_run
 from ..states import FlowRunStatus, Trigger
-from ..tasks import enqueue_run
 from .cron import cron_problem, latest_tick, site_time, site_today
 
 logger = logging.getLogger(__name__)
@@ -85,43 +84,40 @@ def next_due_at() -> datetime | None:
     return scheduled_flows().aggregate(due=Min("schedule_due_at"))["due"]
 
 
-def start_due_runs(now: datetime | None = None, *, hold: bool = False) -> DueRuns:
+def start_due_runs(now: datetime | None = None, *, execute: Executor | None = None) -> DueRuns:
     """Claim the due time of every due flow and queue one run for each claim; say what happened.
 
-    The runs are queued, not executed: the caller executes them here (and
-    says so with ``hold``, see :func:`adminflow.runs.start_run`) or sends
-    them to a worker. Raise only what the database raises; a flow that
-    cannot start is reported and the others still start.
+    ``execute`` is as for :func:`adminflow.runs.start_run`: the caller
+    executes the runs here (``"here"``), or they are sent to a Tasks worker
+    (``"worker"``); then a run the backend refused, which is marked failed,
+    is reported among the errors, not the started runs. Raise only what the
+    database raises; a flow that cannot start is reported and the others
+    still start.
     """
     now = now or timezone.now()
     report = DueRuns()
     for row in due_flows(now):
         with transaction.atomic():
-            _start_due(row, now, report, hold)
+            _start_due(row, now, report, execute)
+    if execute == "worker":
+        _report_unsent(report)
     return report
 
 
-def enqueue_due_runs(now: datetime | None = None) -> DueRuns:
-    """Start the due runs like :func:`start_due_runs` and send each to the Tasks backend.
-
-    A run the backend refused (which :func:`adminflow.tasks.enqueue_run`
-    marks failed) is reported among the errors, not the started runs.
-    """
-    due = start_due_runs(now)
+def _report_unsent(report: DueRuns) -> None:
+    """Move the runs that failed as they were sent from the started runs to the errors."""
     sent = []
-    for run in due.started:
-        enqueue_run(run)
-        run.refresh_from_db()
+    for run in report.started:
+        run.refresh_from_db()  # sent once its claim committed, after start_run returned
         # Failed here: refused, or run at once by an immediate backend, and failed.
         if run.status in (FlowRunStatus.FAILED, FlowRunStatus.CANCELLED):
-            _fail(due, f"{describe_run(run)}: {run.error}")
+            _fail(report, f"{describe_run(run)}: {run.error}")
         else:
             sent.append(run)
-    due.started = sent
-    return due
+    report.started = sent
 
 
-def _start_due(row: Flow, now: datetime, report: DueRuns, hold: bool) -> None:
+def _start_due(row: Flow, now: datetime, report: DueRuns, execute: Executor | None) -> None:
     """Claim the due time of ``row`` and, if this process got it, start the run it is for."""
     problem = cron_problem(row.schedule)
     over = row.schedule_ends is not None and site_today(now) > row.schedule_ends
@@ -140,7 +136,7 @@ def _start_due(row: Flow, now: datetime, report: DueRuns, hold: bool) -> None:
             "Flow '%s': its schedule ended on %s; nothing started.", row.name, row.schedule_ends
         )
     elif tick is not None:
-        _start(row, tick, report, hold)
+        _start(row, tick, report, execute)
 
 
 def _due_time(row: Flow, now: datetime) -> datetime | None:
@@ -159,9 +155,9 @@ def _due_time(row: Flow, now: datetime) -> datetime | None:
     return None if tick is None else tick.astimezone(UTC)
 
 
-def _start(row: Flow, tick: datetime, report: DueRuns, hold: bool) -> None:
+def _start(row: Flow, tick: datetime, report: DueRuns, execute: Executor | None) -> None:
     try:
-        run = start_run(row, trigger=Trigger.SCHEDULE, scheduled_for=tick, hold=hold)
+        run = start_run(row, trigger=Trigger.SCHEDULE, scheduled_for=tick, execute=execute)
     except FlowAlreadyRunning as exc:
         report.skipped.append(f"Skipped flow '{row.name}': {exc.active}.")
         logger.info("%s", report.skipped[-1])

@@ -77,7 +77,7 @@ class StoreCounts:
         return 0 if self.debug else self.added + self.changed + self.unchanged
 
     def run_fields(self) -> dict[str, int]:
-        """Return the counts as ``FlowRun`` field values, for ``transition_to(**fields)``."""
+        """Return the counts as ``FlowRun`` field values, for the run service to record with the run."""
         return {
             "records_added": self.added,
             "records_changed": self.changed,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from django.db import models, transaction
 
-from adminflow.storers import DjangoRecordStorer
+from adminflow.storage import DjangoRecordStorer
 
 from .models import Group, Student
 

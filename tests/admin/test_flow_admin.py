@@ -13,8 +13,8 @@ from django.urls import path
 from django.utils import timezone
 
 from adminflow.admin import FlowAdmin, FlowRunAdmin
-from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, RunningFlowRunFactory, StaffUserFactory
 from tests.schedule_helpers import utc

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from django.test import Client
 
-from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.registry import step_registry
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, StaffUserFactory
 from tests.schedule_helpers import utc

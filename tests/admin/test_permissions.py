@@ -24,9 +24,9 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun, Record, RecordChange
 from adminflow.runs import start_run
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import StaffUserFactory
 

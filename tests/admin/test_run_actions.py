@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from adminflow.loading import get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.runs import start_run
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowRunFactory, RunningFlowRunFactory
 from tests.testapp.steps import reset_numbers

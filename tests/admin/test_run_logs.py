@@ -8,7 +8,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from adminflow.loading import get_flow_row
+from adminflow.runs.config import get_flow_row
 from adminflow.models import RunLog, StepRun
 from adminflow.runs import start_run
 from adminflow.states import FlowRunStatus, StepRunStatus, Trigger

@@ -20,7 +20,7 @@ from playwright.sync_api import Locator, Page, expect
 from adminflow.models import Flow, FlowRun, RunLog
 from adminflow.runs import start_run
 from adminflow.states import FlowRunStatus, StepRunStatus, Trigger
-from adminflow.tasks import enqueue_run
+from adminflow.runs import enqueue_run
 from tests.run_helpers import step_statuses
 
 from .conftest import PASSWORD

@@ -20,9 +20,8 @@ import time
 import pytest
 
 from adminflow.models import FlowRun
-from adminflow.runs import FlowAlreadyRunning, execute_run, start_run
+from adminflow.runs import FlowAlreadyRunning, enqueue_run, execute_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 from tests.processes import Processes, db_worker_command, released_command
 from tests.testapp.faults import AFTER, BEFORE, HOLD, NAME, students
 

@@ -17,9 +17,8 @@ import pytest
 from django.core.management import call_command
 
 from adminflow.models import FlowRun, RecordChange
-from adminflow.runs import FlowAlreadyRunning, execute_run, reap_stale_runs, start_run
+from adminflow.runs import FlowAlreadyRunning, enqueue_run, execute_run, reap_stale_runs, start_run
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 from tests.processes import Processes, db_worker_command
 from tests.run_helpers import step_statuses
 from tests.testapp.faults import AFTER, BEFORE, NAME, students

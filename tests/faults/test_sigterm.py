@@ -17,9 +17,8 @@ import subprocess
 import pytest
 
 from adminflow.models import FlowRun, RecordChange
-from adminflow.runs import start_run
+from adminflow.runs import enqueue_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 from tests.processes import db_worker_command
 from tests.run_helpers import step_statuses
 from tests.testapp.faults import AFTER, BEFORE, NAME, students

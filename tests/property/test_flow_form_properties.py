@@ -15,9 +15,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from adminflow.loading import build_flow, get_flow_row, stored_config
 from adminflow.models import Flow
 from adminflow.registry import flow_registry
+from adminflow.runs.config import build_flow, get_flow_row, stored_config
 from tests.admin.flow_helpers import SPEC
 
 from .strategies import json_like, near_valid

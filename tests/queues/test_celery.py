@@ -8,9 +8,8 @@ import os
 import pytest
 
 from adminflow.models import RunLog
-from adminflow.runs import cancel_run, start_run
+from adminflow.runs import cancel_run, enqueue_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 from tests.run_helpers import step_statuses
 
 from .flows import assert_sleepy_run_complete, create_sleepy_flows, wait_for_runs

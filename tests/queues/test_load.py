@@ -26,9 +26,8 @@ from rq import Queue
 from rq.job import Job
 
 from adminflow.models import FlowRun, RunLog, StepRun
-from adminflow.runs import start_run
+from adminflow.runs import enqueue_run, start_run
 from adminflow.states import FINISHED_RUN_STATUSES, FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 
 from .backends import delete_rq_queue
 from .flows import RUN_WAIT_SECONDS, assert_sleepy_run_complete, create_sleepy_flows

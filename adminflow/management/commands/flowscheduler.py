@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from adminflow.conf import adminflow_settings
 from adminflow.runs import reap_stale_runs
-from adminflow.schedule.scheduler import enqueue_due_runs, next_due_at
+from adminflow.schedule.scheduler import next_due_at, start_due_runs
 
 logger = logging.getLogger("adminflow.schedule.scheduler")
 
@@ -85,7 +85,7 @@ class Command(BaseCommand):
         # sent) when it is found, not when someone next starts its flow.
         for run in reap_stale_runs():
             self.stderr.write(f"Run {run.pk} of flow '{run.flow.name}' was lost: {run.error}")
-        due = enqueue_due_runs()
+        due = start_due_runs(execute="worker")
         for line in due.lines(verbosity):
             self.stdout.write(line)
         for error in due.errors:

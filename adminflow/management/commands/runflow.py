@@ -33,14 +33,12 @@ from django.utils import timezone
 from adminflow.engine import AdminflowError, ConsoleObserver, FlowConfigError
 from adminflow.engine.documents import DocumentFileError, load_json, load_yaml, read_text_file
 from adminflow.engine.yaml_errors import yaml_problem
-from adminflow.loading import build_flow, get_flow_row
 from adminflow.models import Flow, FlowRun
 from adminflow.registry import flow_registry
-from adminflow.run_config import configure_flow
 from adminflow.runs import FlowAlreadyRunning, cancel_run, execute_run, resume_run, start_run
-from adminflow.schedule.scheduler import enqueue_due_runs, start_due_runs
+from adminflow.runs.config import build_flow, configure_flow, get_flow_row
+from adminflow.schedule.scheduler import start_due_runs
 from adminflow.states import FlowRunStatus, Trigger
-from adminflow.tasks import enqueue_run
 
 USAGE = 2
 ALREADY_RUNNING = 3
@@ -135,7 +133,7 @@ class Command(BaseCommand):
                     lambda: start_run(
                         options["flow"],
                         trigger=Trigger.COMMAND,
-                        hold=True,
+                        execute="here",
                         **self.config_arguments(options),
                     ),
                 )
@@ -176,9 +174,12 @@ class Command(BaseCommand):
         }
 
     def enqueue(self, options: dict[str, Any]) -> None:
-        run = start_run(options["flow"], trigger=Trigger.COMMAND, **self.config_arguments(options))
-        enqueue_run(run)
-        run.refresh_from_db()
+        run = start_run(
+            options["flow"],
+            trigger=Trigger.COMMAND,
+            execute="worker",
+            **self.config_arguments(options),
+        )
         # Failed here: the backend refused the task (or an immediate backend ran it at once).
         if run.status in (FlowRunStatus.FAILED, FlowRunStatus.CANCELLED):
             raise CommandError(run_outcome(run), returncode=1)
@@ -193,7 +194,9 @@ class Command(BaseCommand):
         failed = FlowRun.objects.select_related("flow").filter(pk=options["resume"]).first()
         if failed is None:
             raise usage_error(f"no run with id {options['resume']}")
-        self.run_and_report(options, lambda: resume_run(failed, trigger=Trigger.COMMAND, hold=True))
+        self.run_and_report(
+            options, lambda: resume_run(failed, trigger=Trigger.COMMAND, execute="here")
+        )
 
     def run_and_report(self, options: dict[str, Any], start: Callable[[], FlowRun]) -> None:
         run = self.execute_and_report(options, start())
@@ -222,7 +225,7 @@ class Command(BaseCommand):
     # Scheduled runs
 
     def start_due(self, options: dict[str, Any]) -> None:
-        due = enqueue_due_runs() if options["enqueue"] else start_due_runs(hold=True)
+        due = start_due_runs(execute="worker" if options["enqueue"] else "here")
         for line in due.lines(options["verbosity"]):
             self.stdout.write(line)
         failures = list(due.errors)

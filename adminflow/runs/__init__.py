@@ -1,0 +1,42 @@
+"""A run's whole life, behind one door: the run service.
+
+The admin, the commands and the scheduler change runs only through the names
+exported here. Inside: ``service`` (start, execute, cancel, re-run, resume,
+reap), ``status`` (the one helper every status change goes through),
+``sending`` (to a Tasks backend), ``step_rows`` (a run's step rows, for the
+service and the run page), ``config`` (the flow and config a run runs with),
+``metadata`` (run metadata as JSON). The recording of a running run is
+:mod:`adminflow.recording`.
+"""
+
+from .config import UnknownFlow
+from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
+from .sending import enqueue_run
+from .service import (
+    Executor,
+    cancel_run,
+    execute_run,
+    hold_run,
+    reap_stale_runs,
+    rerun_run,
+    resume_run,
+    start_run,
+    this_worker,
+)
+
+__all__ = [
+    "Executor",
+    "FlowAlreadyRunning",
+    "FlowDisabled",
+    "RunNotResumable",
+    "UnknownFlow",
+    "cancel_run",
+    "enqueue_run",
+    "execute_run",
+    "hold_run",
+    "reap_stale_runs",
+    "rerun_run",
+    "resume_run",
+    "start_run",
+    "this_worker",
+]
