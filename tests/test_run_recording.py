@@ -16,9 +16,9 @@ from django.utils import timezone
 from adminflow import AdminFlow, RecordStorer, Secret
 from adminflow.engine.config import MASK
 from adminflow.models import Flow, FlowRun, StepRun
-from adminflow.recording import RunRecorder
 from adminflow.runs import execute_run, start_run
 from adminflow.runs.metadata import metadata_from_json, metadata_to_json
+from adminflow.runs.recording import RunRecorder
 from adminflow.signals import flow_run_finished, flow_run_started, step_run_finished
 from adminflow.states import FlowRunStatus, Trigger
 from tests.engine.helpers import WAIT, make_storer, update_step

@@ -3,10 +3,10 @@
 The admin, the commands and the scheduler change runs only through the names
 exported here. Inside: ``service`` (start, execute, cancel, re-run, resume,
 reap), ``status`` (the one helper every status change goes through),
-``sending`` (to a Tasks backend), ``step_rows`` (a run's step rows, for the
-service and the run page), ``config`` (the flow and config a run runs with),
-``metadata`` (run metadata as JSON). The recording of a running run is
-:mod:`adminflow.recording`.
+``sending`` (to a Tasks backend), ``recording`` (a running run's steps, log
+lines and heartbeats), ``step_rows`` (a run's step rows, for the service and
+the run page), ``config`` (the flow and config a run runs with),
+``metadata`` (run metadata as JSON).
 """
 
 from .config import UnknownFlow

@@ -49,7 +49,6 @@ from ..engine import (
 )
 from ..models import ONE_ACTIVE_RUN, Flow, FlowRun, StepRun
 from ..reconnect import retried_if_lost
-from ..recording import RunRecorder, cut
 from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
 from ..storage import bind_storer
 from .config import (
@@ -62,6 +61,7 @@ from .config import (
 )
 from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
 from .metadata import metadata_from_json, metadata_to_json
+from .recording import RunRecorder, cut
 from .sending import enqueue_run
 from .status import move_run
 from .step_rows import step_rows

@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from adminflow.engine import FlowObserver, RunResult, StepResult
 from adminflow.models import FlowRun, StepRun
-from adminflow.recording import StepRowsNotRecorded
 from adminflow.runs import execute_run, start_run
+from adminflow.runs.recording import StepRowsNotRecorded
 from adminflow.signals import step_run_finished
 from adminflow.states import FINISHED_STEP_STATUSES, FlowRunStatus, StepRunStatus, Trigger
 from tests.processes import Processes
@@ -294,7 +294,7 @@ def test_a_run_whose_step_rows_cannot_be_written_fails_with_every_step_row_ended
     assert isinstance(run_thread.raised, StepRowsNotRecorded)
     assert run.status == FlowRunStatus.FAILED
     assert run.error.startswith(
-        f"the run stopped unexpectedly: adminflow.recording.StepRowsNotRecorded: run {run.pk}: "
+        f"the run stopped unexpectedly: adminflow.runs.recording.StepRowsNotRecorded: run {run.pk}: "
         "the rows of steps "
     ), run.error
     assert "stamp refused" in run.error

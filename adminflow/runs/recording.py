@@ -21,12 +21,12 @@ from typing import Any, Self
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .conf import adminflow_settings
-from .engine import FlowObserver, StepResult
-from .models import FlowRun, RunLog, StepRun
-from .reconnect import retried_if_lost
-from .signals import send_robust, step_run_finished
-from .states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
+from ..conf import adminflow_settings
+from ..engine import FlowObserver, StepResult
+from ..models import FlowRun, RunLog, StepRun
+from ..reconnect import retried_if_lost
+from ..signals import send_robust, step_run_finished
+from ..states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
 
 logger = logging.getLogger("adminflow.runs")
 
