@@ -13,7 +13,7 @@ from .config import FLOW_FIELDS, MASK, ConfigField, Secret, StepMode
 from .events import FlowObserver
 from .result import RunResult
 from .retries import RetryPolicy
-from .runner import FlowRun
+from .runner import FlowExecution
 from .steps import AdminStep, CallPlan, StepKind
 from .storer import RecordStorer
 
@@ -119,7 +119,7 @@ class ConfiguredFlow:
         initial_metadata: dict[str, Any] | None = None,
     ) -> RunResult:
         """Run the flow once and return its result; never raises for a step's failure."""
-        return FlowRun(self, observers, cancel_event, initial_metadata).run()
+        return FlowExecution(self, observers, cancel_event, initial_metadata).run()
 
 
 def _jsonable(value: Any) -> Any:

@@ -50,7 +50,7 @@ class StepLogger:
     callable. Secret config values are masked in every line.
     """
 
-    def __init__(self, run: FlowRun, source: str | None) -> None:
+    def __init__(self, run: FlowExecution, source: str | None) -> None:
         self._run = run
         self._source = source
 
@@ -70,8 +70,11 @@ class StepLogger:
         self(message, logging.ERROR)
 
 
-class FlowRun:
-    """The state of one run; built by ``ConfiguredFlow.run`` and used once."""
+class FlowExecution:
+    """The state of one run of a configured flow; built by ``ConfiguredFlow.run``, used once.
+
+    Not called a run: ``FlowRun`` is the Django model that records one.
+    """
 
     def __init__(
         self,

@@ -133,3 +133,18 @@ def test_engine_modules_import_each_other_at_their_top_and_never_in_a_loop():
 
     assert nested == []
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a loop
+
+
+def test_no_engine_class_shares_its_name_with_a_model_of_the_app():
+    """One name per concept: ``FlowRun`` is the model, never also an engine class."""
+    from django.apps import apps
+
+    models = {model.__name__ for model in apps.get_app_config("adminflow").get_models()}
+    classes = {
+        f"{path.stem}.{node.name}"
+        for path in sorted(ENGINE_DIR.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ClassDef) and node.name in models
+    }
+    assert "FlowRun" in models
+    assert classes == set()
