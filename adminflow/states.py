@@ -9,31 +9,43 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .engine import AdminflowError
+from .engine import AdminflowError, RunStatus, StepStatus
 
 
 class FlowRunStatus(models.TextChoices):
+    """A recorded run's status: the engine's ``RunStatus`` values, and ``queued`` before them."""
+
     QUEUED = "queued", _("Queued")
-    """Created, waiting for a worker (or the command) to pick it up."""
-    RUNNING = "running", _("Running")
+    """Created, waiting for a worker (or the command) to pick it up; the engine never sees it."""
+    RUNNING = RunStatus.RUNNING.value, _("Running")
     """A worker is executing it and heartbeating."""
-    SUCCEEDED = "succeeded", _("Succeeded")
+    SUCCEEDED = RunStatus.SUCCEEDED.value, _("Succeeded")
     """Every included step succeeded; records stored."""
-    FAILED = "failed", _("Failed")
+    FAILED = RunStatus.FAILED.value, _("Failed")
     """A step, the storer or the worker failed."""
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = RunStatus.CANCELLED.value, _("Cancelled")
     """Stopped on request before every step had started."""
 
 
 class StepRunStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-    UPSTREAM_FAILED = "upstream_failed", _("Upstream failed")
-    SKIPPED = "skipped", _("Skipped")
-    EXCLUDED = "excluded", _("Excluded")
-    CANCELLED = "cancelled", _("Cancelled")
+    """A recorded step's status: the engine's ``StepStatus`` values, each with a label."""
+
+    PENDING = StepStatus.PENDING.value, _("Pending")
+    """Not started yet."""
+    RUNNING = StepStatus.RUNNING.value, _("Running")
+    """Its method is being called now."""
+    SUCCEEDED = StepStatus.SUCCEEDED.value, _("Succeeded")
+    """Its method returned."""
+    FAILED = StepStatus.FAILED.value, _("Failed")
+    """Its method raised; the error and traceback are kept."""
+    UPSTREAM_FAILED = StepStatus.UPSTREAM_FAILED.value, _("Upstream failed")
+    """A step it depends on failed, so it never started."""
+    SKIPPED = StepStatus.SKIPPED.value, _("Skipped")
+    """Never started: an earlier phase failed, or ``fail_fast`` stopped the run."""
+    EXCLUDED = StepStatus.EXCLUDED.value, _("Excluded")
+    """Its mode was ``exclude``."""
+    CANCELLED = StepStatus.CANCELLED.value, _("Cancelled")
+    """Never started because the run was cancelled."""
 
 
 class Trigger(models.TextChoices):

@@ -12,8 +12,14 @@ from .steps import StepKind
 
 
 class RunStatus(StrEnum):
-    """How a whole run ended."""
+    """Where a whole run is, or how it ended.
 
+    The Django layer's ``FlowRunStatus`` takes its values from here and adds
+    ``queued``, a run waiting for a worker, which the engine never sees.
+    """
+
+    RUNNING = "running"
+    """Started and not ended yet."""
     SUCCEEDED = "succeeded"
     """Every included step succeeded and the records were stored."""
     FAILED = "failed"
@@ -23,7 +29,7 @@ class RunStatus(StrEnum):
 
 
 class StepStatus(StrEnum):
-    """Where one step is, or how it ended."""
+    """Where one step is, or how it ended; the Django layer's ``StepRunStatus`` has the same."""
 
     PENDING = "pending"
     """Not started yet."""

@@ -96,7 +96,7 @@ class FlowExecution:
         }
         self.records: list[Any] = []
         self.locked_records: list[tuple[Any, threading.Lock]] = []
-        self.result = RunResult(self.flow, RunStatus.SUCCEEDED, self.steps)
+        self.result = RunResult(self.flow, RunStatus.RUNNING, self.steps)
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
