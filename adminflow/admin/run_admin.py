@@ -26,19 +26,21 @@ from django.http import (
     JsonResponse,
     QueryDict,
 )
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from .graph import flow_graph_svg, graph_steps_of_step_runs
 from ..models import Flow, FlowRun, RecordChange, StepRun
 from .display import format_duration, status_badge
+from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .run_actions import LEGAL_STATES, RUN_ACTIONS, cancel_runs, rerun_runs, resume_runs
 from .run_page import (
     CHANGES_PAGE_SIZE,
     LEVEL_CHOICES,
+    LIVE_MAX_LINES,
     LogFilter,
     LogPage,
     change_row,
@@ -46,12 +48,16 @@ from .run_page import (
     line_json,
     live_payload,
     log_page,
+    log_window,
     metadata_rows,
     parse_id,
     planned_steps,
     step_choices,
     timeline,
 )
+
+LIVE_PARAMS = ("after", "first", "lines")
+"""The live endpoint's own query parameters; the others are the page's (its log filter)."""
 
 BUTTON_LABELS = {
     "cancel": _("Cancel run"),
@@ -83,6 +89,8 @@ class FlowRunAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = [cancel_runs, rerun_runs, resume_runs]
     run_template = "admin/adminflow/flowrun/run.html"
+    state_template = "admin/adminflow/flowrun/includes/state.html"
+    log_pager_template = "admin/adminflow/flowrun/includes/log_pager.html"
 
     class Media:
         css = {"all": ["adminflow/adminflow.css", "adminflow/run.css"]}
@@ -177,20 +185,37 @@ class FlowRunAdmin(admin.ModelAdmin):
 
         ``log_step`` / ``log_level`` filter the lines as on the page;
         ``lines=0`` leaves them out. At most one page of lines is returned;
-        ``more`` says whether to ask again at once.
+        ``more`` says whether to ask again at once. ``first`` is the page's
+        first line, for its pager. Once the run is final and no line is
+        left to send, the page's state part comes along, rendered.
         """
         run = self.get_object(request, unquote(object_id))
         if run is None:
             return JsonResponse({"error": f"no run with id {object_id!r}"}, status=404)
         if not self.has_view_or_change_permission(request, run):
             raise PermissionDenied
+        request.current_app = self.admin_site.name
+        page_query = request.GET.copy()
+        for name in LIVE_PARAMS:
+            page_query.pop(name, None)
         # The run before its lines: once it shows finished, every line is already written.
         steps = list(run.steps.all()) or planned_steps(run)
-        page = None
+        page = pager_html = state_html = None
         if request.GET.get("lines") != "0":
+            log_filter = LogFilter.from_query(request.GET)
             after = parse_id(request.GET.get("after")) or 0
-            page = log_page(run, LogFilter.from_query(request.GET), after=after)
-        return JsonResponse(live_payload(run, steps, page, timezone.now()))
+            page = log_page(run, log_filter, after=after)
+            first = parse_id(request.GET.get("first"))
+            window = log_window(run, log_filter, page, first=first, after=after)
+            links = self._log_links(page_query, window)
+            pager_html = render_to_string(self.log_pager_template, {"log_links": links})
+        if not run.is_active and (page is None or page.is_newest):
+            context = self._state_context(request, run, steps, page_query)
+            state_html = render_to_string(self.state_template, context, request=request)
+        payload = live_payload(
+            run, steps, page, timezone.now(), pager_html=pager_html, state_html=state_html
+        )
+        return JsonResponse(payload)
 
     def run_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         """Apply a run page button (POST only) and go back to the run, or to the new run."""
@@ -208,18 +233,30 @@ class FlowRunAdmin(admin.ModelAdmin):
 
     def run_page_context(self, request: HttpRequest, run: FlowRun) -> dict[str, Any]:
         """Return what the run page shows: a fixed number of queries, whatever the run's size."""
-        now = timezone.now()
         steps: list[StepRun] = list(run.steps.all()) or planned_steps(run)
-        changes = Paginator(run.record_changes.order_by("id"), CHANGES_PAGE_SIZE).get_page(
-            request.GET.get("changes_page")
-        )
         return {
             "title": str(run),
             "subtitle": None,
-            "opts": self.opts,
             "original": run,
             "has_view_permission": True,
             "media": forms.Media(css=self.Media.css, js=["adminflow/run.js"]),
+            **self._state_context(request, run, steps, request.GET),
+            **self._logs_context(request, run, steps),
+        }
+
+    def _state_context(
+        self, request: HttpRequest, run: FlowRun, steps: list[StepRun], query: QueryDict
+    ) -> dict[str, Any]:
+        """Return what the page's state part (:attr:`state_template`) shows.
+
+        The page and the live endpoint, once the run is final, both render
+        that part from this, so they cannot show the finished run apart.
+        """
+        changes = Paginator(run.record_changes.order_by("id"), CHANGES_PAGE_SIZE).get_page(
+            query.get("changes_page")
+        )
+        return {
+            "opts": self.opts,
             "run": run,
             "flow_url": self._admin_url(Flow, "change", run.flow_id),
             "record_history_url": self._admin_url(RecordChange, "changelist"),
@@ -229,14 +266,13 @@ class FlowRunAdmin(admin.ModelAdmin):
             "config_yaml": config_yaml(run.config_snapshot),
             "metadata": metadata_rows(run.metadata),
             "steps": steps,
-            "timeline": timeline(run, steps, now),
+            "timeline": timeline(run, steps, timezone.now()),
             "graph": flow_graph_svg(graph_steps_of_step_runs(steps)) if steps else "",
             "failed_steps": [step for step in steps if step.error or step.traceback],
             "changes": changes,
             "change_rows": [change_row(change) for change in changes],
-            "changes_links": self._changes_links(request.GET, changes),
+            "changes_links": self._changes_links(query, changes),
             "buttons": self._buttons(request, run),
-            **self._logs_context(request, run, steps),
         }
 
     def _logs_context(
@@ -260,6 +296,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "live_url": live_url,
             "follow": run.is_active and page.is_newest,
             "log_cursor": page.lines[-1].id if page.lines else (after or 0),
+            "log_max_lines": LIVE_MAX_LINES,
         }
 
     def _log_links(self, query: QueryDict, page: LogPage) -> dict[str, str | None]:

@@ -25,15 +25,19 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError, StepMode
-from .graph import status_class
-from ..runs.config import build_flow
 from ..models import FlowRun, RecordChange, RunLog, StepRun
+from ..runs.config import build_flow
 from ..runs.metadata import REPR_KEY
 from ..states import FlowRunStatus, StepRunStatus
 from .display import format_duration, status_badge
+from .graph import status_class
 
 LOG_PAGE_SIZE = 500
 CHANGES_PAGE_SIZE = 50
+
+LIVE_MAX_LINES = 5000
+"""Lines the run page keeps while it follows a run; it drops its oldest beyond that, which
+stay a click away on the log's earlier pages (see :func:`log_window`)."""
 
 FLOW_LINES = "_flow"
 """The step filter's value for the flow's own lines (blank step): no step name starts with ``_``."""
@@ -153,6 +157,26 @@ def log_page(
     page = found[:size]
     older = (page[0].id if page else after + 1) if after else None
     return LogPage(page, older, page[-1].id if len(found) > size else None)
+
+
+def log_window(
+    run: FlowRun, log_filter: LogFilter, page: LogPage, *, first: int | None, after: int
+) -> LogPage:
+    """Return ``page`` with the neighbours of what a following page holds once it shows it.
+
+    A following page holds every line from ``first`` (its first line, None
+    if it has none yet) to the last of ``page``: older lines exist if any is
+    before ``first``, newer ones if ``page`` has a next page. The pager drawn
+    from this says "newest" only when it is true, however many lines the
+    page dropped. One query, of at most one row, by id.
+    """
+    start = first
+    if start is None:
+        start = page.lines[0].id if page.lines else (after + 1 if after else None)
+    if start is None:
+        return LogPage(page.lines, None, page.newer)
+    earlier = log_filter.apply(RunLog.objects.filter(run=run, id__lt=start))
+    return LogPage(page.lines, start if earlier.exists() else None, page.newer)
 
 
 def step_choices(run: FlowRun, steps: Sequence[StepRun]) -> list[tuple[str, str]]:
@@ -376,9 +400,22 @@ def _json_text(value: Any) -> str:
 
 
 def live_payload(
-    run: FlowRun, steps: Sequence[StepRun], page: LogPage | None, now: datetime
+    run: FlowRun,
+    steps: Sequence[StepRun],
+    page: LogPage | None,
+    now: datetime,
+    *,
+    pager_html: str | None = None,
+    state_html: str | None = None,
 ) -> dict[str, Any]:
-    """Return what the run page's script applies while it follows an active run."""
+    """Return what the run page's script applies while it follows an active run.
+
+    ``pager_html`` is the log's pager for the lines the page holds (None when
+    it does not follow lines). ``state_html`` is the page's state part as the
+    server renders it, sent once the run is final and every line was sent:
+    the script puts it in place of its own, so that the page shows the end
+    exactly as a reload would, instead of patching what it guessed changed.
+    """
     line = timeline(run, steps, now)
     return {
         "run": {
@@ -416,6 +453,8 @@ def live_payload(
         "ticks": line.ticks,
         "lines": [line_json(log_line) for log_line in page.lines] if page else [],
         "more": page is not None and not page.is_newest,
+        "pager_html": pager_html,
+        "state_html": state_html,
     }
 
 

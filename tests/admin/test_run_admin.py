@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,13 @@ from adminflow.admin import FlowRunAdmin, RecordChangeAdmin
 from adminflow.models import Flow, FlowRun, RecordChange, StepRun
 from adminflow.runs import start_run
 from adminflow.states import FlowRunStatus, StepRunStatus, Trigger
-from tests.factories import FlowFactory, FlowRunFactory, StaffUserFactory, StepRunFactory
+from tests.factories import (
+    FlowFactory,
+    FlowRunFactory,
+    RunningFlowRunFactory,
+    StaffUserFactory,
+    StepRunFactory,
+)
 
 from .run_helpers import (
     CANCEL,
@@ -342,6 +349,69 @@ def test_the_run_page_takes_a_bounded_number_of_queries(
     assert len(small_queries) <= 12
 
 
+# The end of a run, on a page that followed it
+
+
+def comparable(html: str) -> str:
+    """Return ``html`` with what differs in each rendering blanked: its CSRF tokens (masked
+    anew) and the ids of the DAG picture's arrowheads (unique on any page)."""
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', html)
+    return re.sub(r"adminflow-arrow-\d+", "adminflow-arrow", html)
+
+
+def test_once_a_run_ends_the_live_endpoint_sends_the_page_s_state_as_a_reload_shows_it() -> None:
+    client = client_for(VIEW, CANCEL, RERUN)
+    run = finished_run(status=FlowRunStatus.RUNNING, finished_at=None, error="", worker="")
+    add_lines(run, 3)
+    following = client.get(run_url(run), {"log_step": "a"}).content.decode()
+    assert "This run is active: the page follows it.\n</p>" in following
+
+    FlowRun.objects.filter(pk=run.pk).update(
+        status=FlowRunStatus.SUCCEEDED,
+        finished_at=timezone.now(),
+        worker="host:4242",
+        num_threads=2,
+        metadata={"sent": 3},
+        records_added=60,
+    )
+    add_changes(run, 60)
+    data = client.get(run_url(run, "live"), {"after": "0", "first": "1", "log_step": "a"}).json()
+    reloaded = client.get(run_url(run), {"log_step": "a"}).content.decode()
+
+    state = comparable(data["state_html"]).strip()
+    assert state.startswith('<div class="adminflow-run-state" data-run-state>')
+    assert state in comparable(reloaded)
+    assert state not in comparable(following)
+    assert "Re-run with the same config" in state
+    assert "Cancel run" not in state
+    assert "host:4242 · 2 threads" in state
+    assert "60 changes · page 1 of 2" in state
+    assert 'href="?log_step=a&amp;changes_page=2#changes"' in state
+    assert "No record change was recorded" not in state
+    assert "the page follows it" in state  # as in a reload: present, and hidden
+    assert 'data-live-status hidden aria-live="polite"' in state
+
+
+def test_the_live_endpoint_sends_the_page_s_state_only_with_a_final_run_s_last_line(
+    viewer: Client,
+) -> None:
+    running = RunningFlowRunFactory()
+    add_lines(running, 3)
+    finished = finished_run()
+    lines = [line.pk for line in add_lines(finished, 700)]
+
+    assert viewer.get(run_url(running, "live")).json()["state_html"] is None
+    assert viewer.get(run_url(running, "live"), {"lines": "0"}).json()["state_html"] is None
+    first = viewer.get(run_url(finished, "live")).json()
+    last = viewer.get(run_url(finished, "live"), {"after": str(lines[499])}).json()
+    unfollowed = viewer.get(run_url(finished, "live"), {"lines": "0"}).json()
+
+    assert (first["more"], first["state_html"]) == (True, None)
+    assert last["more"] is False
+    assert comparable(last["state_html"]) == comparable(unfollowed["state_html"])
+    assert "data-run-state" in last["state_html"]
+
+
 # A site of its own
 
 
@@ -366,7 +436,10 @@ def test_the_run_page_links_within_the_site_it_is_on() -> None:
     assert 'href="/admin/' not in page
     assert 'action="/admin/' not in page
     assert listing.status_code == 200
-    assert client.get(run_url(run, "live", site="ops")).json()["run"]["id"] == run.pk
+    live = client.get(run_url(run, "live", site="ops")).json()
+    assert live["run"]["id"] == run.pk
+    assert f'action="/ops/adminflow/flowrun/{run.pk}/rerun/"' in live["state_html"]
+    assert 'href="/admin/' not in live["state_html"]
 
 
 def test_a_queued_run_of_a_flow_no_longer_registered_still_shows(viewer: Client) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from adminflow.runs.config import get_flow_row
+from adminflow.admin.run_page import LIVE_MAX_LINES
 from adminflow.models import RunLog, StepRun
 from adminflow.runs import start_run
+from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, StepRunStatus, Trigger
 from tests.factories import RunningFlowRunFactory, StepRunFactory
 
@@ -290,6 +293,14 @@ def log_queries(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
+def assert_bounded(queries: CaptureQueriesContext) -> None:
+    """Assert that every query of the log reads one page by id, or looks for one row."""
+    for sql in log_queries(queries):
+        assert "COUNT(" not in sql.upper()
+        assert "OFFSET" not in sql.upper()
+        assert sql.upper().endswith(("LIMIT 501", "LIMIT 1")), sql
+
+
 def test_a_100k_line_log_is_read_in_bounded_queries_without_counting_it(viewer: Client) -> None:
     run = finished_run()
     add_many_lines(run, 100_000)
@@ -311,8 +322,71 @@ def test_a_100k_line_log_is_read_in_bounded_queries_without_counting_it(viewer: 
         assert page.status_code == live.status_code == 200
         assert len(page.context["log_lines"]) in (100, 500)
         assert len(page_queries) <= 10
-        assert len(live_queries) <= 7
-        for sql in [*log_queries(page_queries), *log_queries(live_queries)]:
-            assert "COUNT(" not in sql.upper()
-            assert "OFFSET" not in sql.upper()
-            assert "LIMIT 501" in sql.upper()
+        assert len(live_queries) <= LIVE_QUERIES
+        assert_bounded(page_queries)
+        assert_bounded(live_queries)
+
+
+LIVE_QUERIES = 8
+"""The live endpoint's queries while the run is active: session, user, run, two of
+permissions, steps, one page of lines, and the pager's look for an older line."""
+
+NEWEST = '<span class="adminflow-muted">newest lines</span>'
+
+
+def says_newer(pager: str) -> bool:
+    """Return whether a pager links to newer lines (and so does not call these the newest)."""
+    return 'rel="next"' in pager and NEWEST not in pager
+
+
+@pytest.mark.parametrize("size", [1_000, 100_000])
+def test_a_long_log_is_followed_live_to_its_last_line_in_bounded_queries(
+    viewer: Client, django_assert_max_num_queries, size: int
+) -> None:
+    run = RunningFlowRunFactory()
+    opened = viewer.get(run_url(run))  # before any line: the page follows from the start
+    add_many_lines(run, size)
+    every = list(RunLog.objects.filter(run=run).order_by("id").values_list("id", flat=True))
+    # What the page's script does (run.js): send its cursor and its first line, keep the
+    # last LIVE_MAX_LINES lines, ask again at once while there is more or it dropped lines.
+    held: deque[int] = deque(shown(opened), maxlen=LIVE_MAX_LINES)
+    after, received, requests = opened.context["log_cursor"], 0, 0
+    while True:
+        sent_first = held[0] if held else None
+        query = {"after": str(after)} | ({"first": str(sent_first)} if held else {})
+        with django_assert_max_num_queries(LIVE_QUERIES) as queries:
+            data = viewer.get(run_url(run, "live"), query).json()
+        assert_bounded(queries)
+        requests += 1
+        sent = [line["id"] for line in data["lines"]]
+        assert sent == every[received : received + 500]  # page after page, none skipped
+        received += len(sent)
+        held.extend(sent)
+        after = sent[-1] if sent else after
+        # Never "newest" while newer lines exist; "newest" once the page has the last line.
+        assert says_newer(data["pager_html"]) is data["more"] is (after != every[-1])
+        settled = held[0] == (sent_first or sent[0])
+        if settled:
+            older = held[0] != every[0]
+            assert (f'href="?log_before={held[0]}#logs"' in data["pager_html"]) is older
+        if not data["more"] and settled:
+            break
+
+    assert list(held) == every[-LIVE_MAX_LINES:]
+    # A page that dropped lines says it holds the newest; one that holds them all needs no pager.
+    assert (NEWEST in data["pager_html"]) is (size > LIVE_MAX_LINES)
+    assert requests <= size // 500 + 2
+
+
+def test_the_pager_of_a_followed_filtered_log_keeps_its_filter(viewer: Client) -> None:
+    run = RunningFlowRunFactory()
+    lines = ids(add_lines(run, 700, step="b"))
+
+    data = viewer.get(
+        run_url(run, "live"), {"after": str(lines[99]), "first": str(lines[50]), "log_step": "b"}
+    ).json()
+
+    assert f'href="?log_step=b&amp;log_before={lines[50]}#logs"' in data["pager_html"]
+    assert f'href="?log_step=b&amp;log_after={lines[599]}#logs"' in data["pager_html"]
+    assert "first=" not in data["pager_html"]
+    assert "after=" not in data["pager_html"].replace("log_after=", "")

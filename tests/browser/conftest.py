@@ -21,6 +21,9 @@ from adminflow.models import Flow
 from adminflow.registry import flow_registry
 from tests.factories import StaffUserFactory
 from tests.processes import Processes, db_worker_command, process_env
+from tests.testapp.faults import BEFORE, SPEC, roster_config
+from tests.testapp.faults import NAME as ROSTER
+from tests.testapp.models import Student
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,6 +41,7 @@ PERMISSIONS = [
     "adminflow.view_flow",
     "adminflow.view_flowrun",
     "adminflow.cancel_flowrun",
+    "adminflow.rerun_flowrun",
 ]
 WORKER_STOP_SECONDS = 5
 
@@ -67,7 +71,7 @@ def page(monkeypatch) -> Iterator[Page]:
 
 @pytest.fixture
 def staff(db) -> User:
-    """Return a staff user, with a password, who may view and run flows and cancel runs."""
+    """Return a staff user, with a password, who may view and run flows, cancel and re-run runs."""
     user = StaffUserFactory(permissions=PERMISSIONS)
     user.set_password(PASSWORD)
     user.save(update_fields=["password"])
@@ -83,6 +87,19 @@ def gate(transactional_db, tmp_path) -> Path:
         config={**config, "wait": {"gate": str(path), "timeout": 20.0}}
     )
     return path
+
+
+@pytest.fixture
+def roster(transactional_db, tmp_path) -> Path:
+    """Store flow ``roster`` (tests.testapp.faults), which writes record changes, and its
+    students; return its step gate (not yet created)."""
+    gate = tmp_path / "roster-gate"
+    config = roster_config(gate, tmp_path / "store-gate")
+    Flow.objects.create(name=ROSTER, spec=SPEC, config=config)
+    Student.objects.bulk_create(
+        Student(netid=netid, name=name, section=section) for netid, name, section in BEFORE
+    )
+    return gate
 
 
 @pytest.fixture

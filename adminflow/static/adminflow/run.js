@@ -3,17 +3,18 @@
  *
  * The page (admin/adminflow/flowrun/run.html) says where its live endpoint is
  * (FlowRunAdmin.live_view) and which log line it shows last. While the run is
- * active, this polls the endpoint every two seconds, applies what changed, and
- * stops once the run has finished and every line has arrived. Log messages are
- * untrusted text: they are only ever set with textContent.
+ * active, this polls the endpoint every two seconds and applies what changed.
+ * Once the run is final and every line has arrived, the endpoint sends the
+ * page's state part rendered by the server, which replaces the page's own: the
+ * finished page is then the one a reload shows, not a patched guess at it. The
+ * log's pagers are the server's too, for the lines the page holds. Log messages
+ * are untrusted text: they are only ever set with textContent.
  */
 "use strict";
 
 (function () {
   const POLL_MS = 2000;
   const RETRY_MS = 5000;
-  // Lines kept on the page while following; older ones stay on the log's earlier pages.
-  const MAX_LINES = 5000;
   const LEVELS = ["debug", "info", "warning", "error", "critical"];
 
   function statusClass(status) {
@@ -40,6 +41,8 @@
     const url = new URL(root.dataset.liveUrl, window.location.href);
     const followLines = root.dataset.follow === "true";
     let after = Number(root.dataset.after) || 0;
+    // Lines kept while following (run_page.LIVE_MAX_LINES); older ones stay on earlier pages.
+    const maxLines = Number(root.dataset.maxLines) || 5000;
     const log = root.querySelector("[data-log-lines]");
     const rows = new Map();
     root.querySelectorAll("tr[data-step]").forEach((row) => rows.set(row.dataset.step, row));
@@ -128,7 +131,7 @@
         log.append(div);
         after = line.id;
       }
-      while (log.childElementCount > MAX_LINES) {
+      while (log.childElementCount > maxLines) {
         log.firstElementChild.remove();
       }
       show("[data-log-empty]", false);
@@ -137,15 +140,37 @@
       }
     }
 
-    function finished() {
+    function firstLine() {
+      const line = log && log.firstElementChild;
+      return line ? Number(line.dataset.id) : null;
+    }
+
+    function setPagers(html) {
+      // Server-rendered (its links built by the admin), so set as HTML.
+      root.querySelectorAll("[data-log-pager]").forEach((pager) => {
+        pager.innerHTML = html;
+      });
+    }
+
+    function finished(stateHtml) {
       root.dataset.active = "false";
-      show("[data-live-status]", false);
-      show("[data-live-finished]", true);
+      const state = root.querySelector("[data-run-state]");
+      if (state && stateHtml) {
+        state.outerHTML = stateHtml;
+      } else {
+        show("[data-live-status]", false);
+      }
     }
 
     function poll() {
+      const sentFirst = followLines ? firstLine() : null;
       if (followLines) {
         url.searchParams.set("after", String(after));
+        if (sentFirst === null) {
+          url.searchParams.delete("first");
+        } else {
+          url.searchParams.set("first", String(sentFirst));
+        }
       } else {
         url.searchParams.set("lines", "0");
       }
@@ -165,18 +190,29 @@
               tick.textContent = data.ticks[index] || "";
             });
             appendLines(data.lines);
-            if (data.more) {
+            if (data.pager_html !== null) {
+              setPagers(data.pager_html);
+            }
+            // The pager describes the lines from the first one sent; if the page dropped
+            // its oldest lines for these, ask again at once for the pager of what it holds.
+            const expectedFirst =
+              sentFirst !== null ? sentFirst : data.lines.length ? data.lines[0].id : null;
+            const settled = !followLines || firstLine() === expectedFirst;
+            if (data.more || !settled) {
               window.setTimeout(poll, 0);
             } else if (data.run.active) {
               window.setTimeout(poll, POLL_MS);
             } else {
-              finished();
+              finished(data.state_html);
             }
           });
         })
         .catch(() => window.setTimeout(poll, RETRY_MS));
     }
 
+    if (followLines && log) {
+      log.scrollTop = log.scrollHeight; // open on the newest line, so that the page follows
+    }
     window.setTimeout(poll, POLL_MS);
   }
 
