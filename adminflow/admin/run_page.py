@@ -24,10 +24,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from ..engine import AdminflowError, StepMode
+from ..engine import AdminflowError
 from ..models import FlowRun, RecordChange, RunLog, StepRun
 from ..runs.config import build_flow
 from ..runs.metadata import REPR_KEY
+from ..runs.step_rows import step_rows
 from ..states import FlowRunStatus, StepRunStatus
 from .display import format_duration, status_badge
 from .graph import status_class
@@ -215,9 +216,10 @@ def line_json(line: RunLog) -> dict[str, Any]:
 def planned_steps(run: FlowRun) -> list[StepRun]:
     """Return unsaved step rows for a queued run, whose worker has not written them yet.
 
-    Built from the flow's definition and the run's modes, so the page shows
-    the steps (pending, or excluded) from the start. None if the flow can no
-    longer be built; the worker will then fail the run anyway.
+    Built as the run service will build them (from the flow's definition and
+    the run's modes), so the page shows the steps, pending or excluded, from
+    the start. None if the flow can no longer be built; the worker will then
+    fail the run anyway.
     """
     if run.status != FlowRunStatus.QUEUED:
         return []
@@ -225,22 +227,7 @@ def planned_steps(run: FlowRun) -> list[StepRun]:
         flow = build_flow(run.flow)
     except AdminflowError:
         return []
-    steps = []
-    for position, (name, entry) in enumerate(flow.steps.items()):
-        mode = run.step_modes.get(name, str(StepMode.INCLUDE))
-        excluded = mode == StepMode.EXCLUDE
-        steps.append(
-            StepRun(
-                run=run,
-                name=name,
-                kind=str(entry.kind),
-                mode=mode,
-                status=StepRunStatus.EXCLUDED if excluded else StepRunStatus.PENDING,
-                depends_on=list(entry.depends_on),
-                position=position,
-            )
-        )
-    return steps
+    return step_rows(run, flow.steps)
 
 
 def attempts_label(step: StepRun) -> str:
