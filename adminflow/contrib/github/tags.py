@@ -1,0 +1,134 @@
+"""Tag every student repository at a deadline: a lab's submission.
+
+The tag points at the newest commit of the branch made at or before the
+deadline (``GET /repos/{owner}/{repo}/commits?until=...``). The commit
+tagged is recorded on the student, under the tag's name, in a mapping
+field; a repository with no commit by then is recorded as having none and
+reported, in the log and as metadata ``<tag>_without_commit`` (logins).
+A tag already there (422 from GitHub) is read back and recorded as it is,
+never moved.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from adminflow import AdminPropagateStep
+
+from .base import GITHUB_CONFIG, GitHubStep, Outcomes, failed
+from .errors import GitHubRefused
+from .session import GitHubSession
+
+NO_COMMIT = "no commit"
+
+
+class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
+    description = (
+        "Tag each student repository at the newest commit made by the deadline; record the "
+        "commit tagged and report who had no commit."
+    )
+    config_types = [
+        *GITHUB_CONFIG,
+        ("tag", str, "the tag to create, e.g. lab1-submission"),
+        ("deadline", datetime, "the deadline, with its time zone"),
+        ("branch", str, "the branch to tag; blank for the repository's default branch", ""),
+    ]
+
+    login_field: ClassVar[str] = "github_login"
+    """Read: the account's current login (for reports)."""
+    repo_name_field: ClassVar[str] = "github_repo_name"
+    """Read: the student's repository; students without one are skipped."""
+    submissions_field: ClassVar[str] = "submissions"
+    """Written: a mapping of tag -> commit SHA tagged, "no commit", or "failed: ..."."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.configs.deadline.tzinfo is None:
+            raise ValueError("deadline needs a time zone, e.g. 2025-10-03T23:59:00-07:00")
+        if not self.configs.tag.strip() or " " in self.configs.tag:
+            raise ValueError(f"tag must be a name without spaces, got {self.configs.tag!r}")
+
+    def propagate_records(
+        self,
+        records: list[tuple[Any, threading.Lock]],
+        logger: Callable[..., Any],
+        get_metadata: Callable[[str], Any],
+        set_metadata: Callable[[str, Any], None],
+        debug: bool = False,
+    ) -> None:
+        tag = self.configs.tag
+        pending = []
+        for record, lock in records:
+            with lock:
+                repo = getattr(record, self.repo_name_field)
+                done = (getattr(record, self.submissions_field) or {}).get(tag, "")
+            if repo and (not done or done.startswith("failed")):
+                pending.append((record, lock, repo))
+        outcomes = Outcomes(logger, debug)
+        session = self.session(get_metadata) if pending else None
+        for record, lock, repo in pending:
+            if outcomes.debug:
+                outcomes.intend(f"tag {self.configs.org}/{repo} as {tag}")
+                continue
+            self.record(record, lock, outcomes, self.tag_one(session, repo, logger))
+        without = sorted(
+            getattr(record, self.login_field) or str(getattr(record, self.repo_name_field))
+            for record, _lock in records
+            if (getattr(record, self.submissions_field) or {}).get(tag) == NO_COMMIT
+        )
+        if without:
+            logger.warning(f"no commit by the deadline for {tag}: {', '.join(without)}")
+        set_metadata(f"{tag}_without_commit", without)
+        outcomes.summary(f"tag {tag}")
+
+    def record(self, record: Any, lock: threading.Lock, outcomes: Outcomes, result: str) -> None:
+        """Write ``result`` under the tag's name in the student's submissions; count it."""
+        with lock:
+            submissions = dict(getattr(record, self.submissions_field) or {})
+            submissions[self.configs.tag] = result
+            setattr(record, self.submissions_field, submissions)
+        outcomes.count(result if result == NO_COMMIT or result.startswith("failed") else "tagged")
+
+    def tag_one(self, session: GitHubSession | None, repo: str, logger: Callable[..., Any]) -> str:
+        """Tag one repository; return the SHA tagged, NO_COMMIT, or failed with the reason."""
+        assert session is not None
+        org, tag = session.org, self.configs.tag
+        try:
+            sha = self.last_commit(session, repo)
+            if sha is None:
+                return NO_COMMIT
+            try:
+                session.write(
+                    "POST",
+                    f"/repos/{org}/{repo}/git/refs",
+                    f"tag {org}/{repo} as {tag}",
+                    {"ref": f"refs/tags/{tag}", "sha": sha},
+                )
+            except GitHubRefused as exc:
+                if exc.status != 422:
+                    raise
+                ref = session.read(f"/repos/{org}/{repo}/git/ref/tags/{tag}", f"read tag {tag}")
+                return str(ref["object"]["sha"])  # there already: recorded as it is
+            return sha
+        except GitHubRefused as exc:
+            logger.warning(f"could not tag {org}/{repo}: {exc}")
+            return failed(exc)
+
+    def last_commit(self, session: GitHubSession, repo: str) -> str | None:
+        """Return the SHA of the newest commit made by the deadline, or None if there is none."""
+        deadline = self.configs.deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        params: dict[str, Any] = {"until": deadline, "per_page": 1}
+        if self.configs.branch:
+            params["sha"] = self.configs.branch
+        try:
+            commits = session.read(
+                f"/repos/{session.org}/{repo}/commits", f"list commits of {repo}", params
+            )
+        except GitHubRefused as exc:
+            if exc.status == 409:  # an empty repository: GitHub answers 409 Conflict
+                return None
+            raise
+        return str(commits[0]["sha"]) if commits else None
