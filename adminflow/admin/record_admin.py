@@ -2,7 +2,13 @@
 
 Both are read-only: records are written by a flow's storer, which also
 writes the ``RecordChange`` audit, so an edit here would be a change no run
-accounts for. A record's page shows its history across runs.
+accounts for. A record's page shows its history across runs
+(:mod:`adminflow.admin.record_history`, which a host model's admin uses too).
+
+Records are listed in the admin index only on a site that keeps typed
+records (see :meth:`RecordAdmin.has_module_permission`): a site whose flows
+store its own models would otherwise show an empty "Records" page that
+looks like a flow that never stored anything.
 """
 
 from __future__ import annotations
@@ -12,17 +18,18 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import FlowRun, Record, RecordChange
-from .display import admin_url, change_link, status_badge
+from .display import change_link
+from .record_history import RecordHistoryBase, changes_url
+from .registered_storers import typed_storer_registered
 
-HISTORY_LIMIT = 50
-"""Changes shown on a record's page; the rest are a link to the filtered changelist away."""
+TYPED_RECORDS_ATTR = "_adminflow_keeps_typed_records"
+"""Where a request remembers whether the site keeps typed records: the index asks twice."""
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,15 +49,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         """Return ``run`` as a link to its page on this site, or as text if runs are not on it."""
         return change_link(self.admin_site, FlowRun, run.pk, run)
 
-    def changes_url(self, collection: str, key: str) -> str | None:
-        """Return the URL of every change of one record, if record changes are on this site."""
-        url = admin_url(self.admin_site, RecordChange, "changelist")
-        if url is None:
-            return None
-        return f"{url}?{urlencode({'collection': collection, 'key': key})}"
 
-
-class RecordAdmin(ReadOnlyAdmin):
+class RecordAdmin(RecordHistoryBase, ReadOnlyAdmin):
     list_display = ["key", "collection", "updated_at"]
     list_filter = ["collection"]
     search_fields = ["key"]
@@ -58,42 +58,35 @@ class RecordAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     fields = ["collection", "key", "pretty_data", "created_at", "updated_at"]
     readonly_fields = fields
-    change_form_template = "admin/adminflow/record/change_form.html"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        """Return whether Records is listed in the admin index and app list for this user.
+
+        Only on a site that keeps typed records: one with a registered typed
+        storer, or with rows in ``Record``. The storer decides first, so a
+        fresh site lists Records before its first run has stored anything (the
+        page says where that flow's records will be), and a site that only
+        stores its own models never does. Rows decide when no typed storer is
+        registered (a flow since removed, a flow defined as data naming its
+        storer by path), so stored records are never out of reach. That costs
+        one query, once per request, and only where the storers cannot tell.
+
+        Listing is not access: the Records pages answer a direct URL as they
+        always did, by the view permission, so a bookmark or link to a record
+        keeps working, and an unlisted site's changelist is merely empty.
+        """
+        return (
+            super().has_module_permission(request)
+            and self.has_view_permission(request)
+            and keeps_typed_records(request)
+        )
+
+    def record_identity(self, record: Record) -> tuple[str, str]:
+        return record.collection, record.key
 
     @admin.display(description=_("data"))
     def pretty_data(self, record: Record) -> SafeString:
         return format_html('<pre class="adminflow-pre">{}</pre>', pretty_json(record.data))
-
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Record | None = None,
-    ) -> HttpResponse:
-        """Show the record, read-only, with what the latest runs did to it, newest first."""
-        if obj is not None:
-            context.update(self.history_context(obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def history_context(self, record: Record) -> dict[str, Any]:
-        changes = RecordChange.objects.filter(collection=record.collection, key=record.key)
-        latest = list(changes.select_related("run__flow").order_by("-id")[: HISTORY_LIMIT + 1])
-        return {
-            "history": [
-                {
-                    "change": change,
-                    "run_link": self.link_to_run(change.run),
-                    "run_badge": status_badge(change.run.status),
-                    "fields": changed_fields(change),
-                }
-                for change in latest[:HISTORY_LIMIT]
-            ],
-            "history_truncated": len(latest) > HISTORY_LIMIT,
-            "history_url": self.changes_url(record.collection, record.key),
-        }
 
 
 class RecordChangeAdmin(ReadOnlyAdmin):
@@ -116,7 +109,7 @@ class RecordChangeAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("key"))
     def record_history(self, change: RecordChange) -> SafeString:
-        url = self.changes_url(change.collection, change.key)
+        url = changes_url(self.admin_site, change.collection, change.key)
         if url is None:
             return format_html("{}", change.key)
         return format_html(
@@ -137,8 +130,13 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def changed_fields(change: RecordChange) -> list[str]:
-    """Return the names of the fields a change touched, sorted (all of an added or removed record)."""
-    before = change.before if isinstance(change.before, dict) else {}
-    after = change.after if isinstance(change.after, dict) else {}
-    return sorted(name for name in {**before, **after} if before.get(name) != after.get(name))
+def keeps_typed_records(request: HttpRequest) -> bool:
+    """Return whether the site keeps typed records: a typed storer is registered, or some are
+    stored. The database is asked at most once per request."""
+    if typed_storer_registered():
+        return True
+    kept = getattr(request, TYPED_RECORDS_ATTR, None)
+    if kept is None:
+        kept = Record.objects.exists()
+        setattr(request, TYPED_RECORDS_ATTR, kept)
+    return kept

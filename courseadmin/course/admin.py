@@ -3,6 +3,7 @@
 Flows keep students and groups up to date; staff mostly look. Staff may
 correct a student's details (a GitHub username a student emailed in, say);
 what flows compute (validity, reminders, groups) is read-only here.
+A student's page also shows what each roster run did to that student.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from adminflow.admin import RecordHistoryMixin
+
 from .models import Group, Section, Student
 
 
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(RecordHistoryMixin, admin.ModelAdmin):
     list_display = [
         "netid",
         "name",

@@ -1,6 +1,11 @@
-"""Records and record changes in the admin: read-only, filtered, escaped, with each record's history."""
+"""Records and record changes in the admin: read-only, filtered, escaped, with each record's
+history, and listed only on a site that keeps typed records."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from unittest.mock import ANY
 
 import pytest
 from django.contrib import admin
@@ -9,12 +14,20 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
-from adminflow.admin.record_admin import HISTORY_LIMIT, RecordAdmin, RecordChangeAdmin
+from adminflow import AdminFlow
+from adminflow.admin.record_admin import RecordAdmin, RecordChangeAdmin
+from adminflow.admin.record_history import HISTORY_LIMIT
 from adminflow.models import Record, RecordChange
+from adminflow.registry import step_registry
 from adminflow.states import FlowRunStatus
+from adminflow.storage import DjangoRecordStorer
 from tests.factories import FlowRunFactory
+from tests.run_helpers import registered_flows
 
-from .run_helpers import SCRIPT, client_for, run_url
+from .run_helpers import ESCAPED_SCRIPT, SCRIPT, VIEW, client_for, run_url
+
+IMG = '"><img src=x onerror=alert(2)>'
+
 
 pytestmark = pytest.mark.django_db
 
@@ -159,21 +172,23 @@ def test_a_record_change_links_to_its_run_and_to_its_record_s_history(
     assert "&quot;n&quot;: 2" in page  # after
 
 
-def test_a_record_s_page_shows_its_history_across_runs_newest_first(
-    viewer: Client, history
-) -> None:
+def test_a_record_s_page_shows_its_history_across_runs_newest_first(history) -> None:
     record = history["record"]
 
-    response = viewer.get(url("record", "change", record.pk))
+    response = client_for(*VIEW_RECORDS, VIEW).get(url("record", "change", record.pk))
 
-    entries = response.context["history"]
-    assert [entry["change"].pk for entry in entries] == [history["changed"].pk, history["added"].pk]
-    assert [entry["fields"] for entry in entries] == [["n"], ["n", "name"]]
+    entries = response.context["record_history"].entries
+    assert [entry.change.pk for entry in entries] == [history["changed"].pk, history["added"].pk]
+    assert [(entry.row.before, entry.row.after) for entry in entries] == [
+        ('{\n  "n": 1\n}', '{\n  "n": 2\n}'),
+        ("", ANY),
+    ]
+    assert json.loads(entries[1].row.after) == {"name": "Ana", "n": 1}  # in the database's order
     page = response.content.decode()
     assert f'<a href="{run_url(history["second"])}">{history["second"]}</a>' in page
     assert 'class="adminflow-badge status-failed"' in page
     assert "&quot;name&quot;: &quot;Ana&quot;" in page
-    assert response.context["history_truncated"] is False
+    assert response.context["record_history"].truncated is False
 
 
 def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
@@ -188,9 +203,10 @@ def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
 
     response = viewer.get(url("record", "change", record.pk))
 
-    assert len(response.context["history"]) == HISTORY_LIMIT
-    assert response.context["history"][0]["change"].after == {"n": HISTORY_LIMIT + 5}
-    assert response.context["history_truncated"] is True
+    history = response.context["record_history"]
+    assert len(history.entries) == HISTORY_LIMIT
+    assert history.entries[0].change.after == {"n": HISTORY_LIMIT + 5}
+    assert history.truncated is True
     assert (
         f'href="{url("recordchange", "changelist")}?collection=c&amp;key=k"'
         in response.content.decode()
@@ -252,6 +268,120 @@ def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> No
         with CaptureQueriesContext(connection) as queries:
             assert viewer.get(address).status_code == 200
         assert len(queries) <= 9, address
+
+
+def test_a_record_s_history_and_its_links_are_shown_only_to_who_may_view_them() -> None:
+    run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
+    record = Record.objects.create(collection="c", key="k", data={})
+    RecordChange.objects.bulk_create(
+        RecordChange(run=run, collection="c", key="k", action="changed", before={}, after={})
+        for _ in range(HISTORY_LIMIT + 1)
+    )
+    every_change = f'href="{url("recordchange", "changelist")}?collection=c&amp;key=k"'
+
+    def page(*permissions: str) -> str:
+        return client_for(*permissions).get(url("record", "change", record.pk)).content.decode()
+
+    everything = page(*VIEW_RECORDS, VIEW)
+    assert f'<a href="{run_url(run)}">{run}</a>' in everything
+    assert every_change in everything
+    without_runs = page(*VIEW_RECORDS)
+    assert f"<td>{run}</td>" in without_runs
+    assert "/flowrun/" not in without_runs
+    assert every_change in without_runs
+    without_changes = page("adminflow.view_record", VIEW)
+    assert 'id="history"' not in without_changes
+    assert every_change not in without_changes
+    assert run_url(run) not in without_changes
+
+
+def test_what_a_run_changed_is_shown_before_and_after_as_text(viewer: Client) -> None:
+    run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
+    record = Record.objects.create(collection="c", key="k", data={"n": "now"})
+    RecordChange.objects.create(
+        run=run, collection="c", key="k", action="changed", before={"n": SCRIPT}, after={"n": IMG}
+    )
+
+    html = viewer.get(url("record", "change", record.pk)).content.decode()
+
+    assert (
+        f'<pre class="adminflow-pre">{{\n  &quot;n&quot;: &quot;{ESCAPED_SCRIPT}&quot;\n}}</pre>'
+        in html
+    )
+    assert "&quot;n&quot;: &quot;\\&quot;&gt;&lt;img src=x onerror=alert(2)&gt;&quot;" in html
+    assert "<script>alert" not in html
+    assert "<img" not in html
+
+
+# Listed only where typed records are kept
+
+
+@dataclass
+class Member:
+    netid: str
+
+
+class Members(DjangoRecordStorer[Member]):
+    description = "Members as typed records."
+    record_type = Member
+    key = "netid"
+
+
+def listed_models(client: Client, address: str) -> set[str]:
+    """Return the models ``address`` lists in its app list (the index's, or the sidebar's)."""
+    context = client.get(address).context
+    apps = context.get("app_list") or context["available_apps"]
+    return {model["object_name"] for app in apps for model in app["models"]}
+
+
+def test_records_are_listed_only_while_the_site_keeps_typed_records(admin_client: Client) -> None:
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:app_list", args=["adminflow"]),
+        url("recordchange", "changelist"),  # the sidebar
+    ]
+
+    def listed() -> list[bool]:
+        return ["Record" in listed_models(admin_client, page) for page in pages]
+
+    # This site's flows store its own models (the course's students): no typed records.
+    assert listed() == [False, False, False]
+    assert all("RecordChange" in listed_models(admin_client, page) for page in pages)
+    # Unlisted is not closed: the records' pages answer by permission as ever.
+    assert client_for(*VIEW_RECORDS).get(url("record", "changelist")).status_code == 200
+    assert client_for(VIEW).get(url("record", "changelist")).status_code == 403
+    # A typed flow, before its first run: its records' page is where they will be.
+    with registered_flows() as register:
+        register(AdminFlow("members", "typed members", Members, "members"))
+        assert listed() == [True, True, True]
+        assert "Record" in listed_models(client_for(*VIEW_RECORDS), reverse("admin:index"))
+        assert "Record" not in listed_models(client_for(VIEW), reverse("admin:index"))
+    # A typed storer a flow defined as data can name.
+    step_registry.register(Members)
+    try:
+        assert listed() == [True, True, True]
+    finally:
+        step_registry.unregister("Members")
+    # Typed records kept, though no registered storer keeps them (any more).
+    assert listed() == [False, False, False]
+    Record.objects.create(collection="members.members", key="ana", data={"netid": "ana"})
+    assert listed() == [True, True, True]
+
+
+def test_the_index_asks_the_database_once_whether_typed_records_are_kept(
+    admin_client: Client,
+) -> None:
+    admin_client.get(reverse("admin:index"))  # the session and permission caches warm up
+
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get(reverse("admin:index"))
+
+    asked = [query for query in queries if 'FROM "adminflow_record"' in query["sql"]]
+    assert len(asked) == 1
+    with registered_flows() as register, CaptureQueriesContext(connection) as queries:
+        register(AdminFlow("members", "typed members", Members, "members"))
+        admin_client.get(reverse("admin:index"))
+    assert not [query for query in queries if 'FROM "adminflow_record"' in query["sql"]]
 
 
 # Sites of their own, without the run admin
