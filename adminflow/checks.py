@@ -60,7 +60,7 @@ def check_registered_flows(**kwargs: Any) -> list[Error]:
         if not flow.default_config:
             continue  # the config will come from the Flow row: checked with --database
         try:
-            flow.configured(flow.default_config)
+            flow.with_config(flow.default_config)
         except AdminflowError as exc:
             errors.append(
                 Error(

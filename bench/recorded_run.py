@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             flow_registry.register(flow)
             flows[name] = (flow, graph)
         big, graph = flows["big"]
-        configured = big.configured(big.default_config)
+        configured = big.with_config(big.default_config)
 
         engine = median_seconds(configured.run)
         in_database = median_seconds(lambda: recorded("big"))

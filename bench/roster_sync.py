@@ -170,7 +170,7 @@ def run_flow(name: str, config: dict[str, Any]) -> dict[str, float]:
 
     from adminflow.registry import flow_registry
 
-    configured = flow_registry[name].configured(config)
+    configured = flow_registry[name].with_config(config)
     configured.storer.bind(configured.name, configured.storer_name)
     mail.outbox = []
     result = configured.run()

@@ -96,7 +96,7 @@ def test_the_config_template_leaves_the_secret_out_and_works_once_filled_in(repo
     assert TOKEN not in template
     assert "  # token: null  # left out: its default" in template
     filled = load_yaml(template.replace("org: null", "org: cs101-fall"))
-    assert repos.configured(filled).snapshot["create-repos"]["token"] == "********"
+    assert repos.with_config(filled).snapshot["create-repos"]["token"] == "********"
 
 
 def test_without_the_variable_the_flow_says_what_to_set(register, trace, monkeypatch) -> None:
@@ -105,4 +105,4 @@ def test_without_the_variable_the_flow_says_what_to_set(register, trace, monkeyp
     flow.add_propagate_step("create-repos", repos_step(trace))
 
     with pytest.raises(FlowConfigError, match="no GitHub token: set GITHUB_TOKEN"):
-        flow.configured({"create-repos": {"org": "cs101-fall"}})
+        flow.with_config({"create-repos": {"org": "cs101-fall"}})

@@ -380,8 +380,8 @@ def test_a_flow_row_holding_a_spec_runs_exactly_like_the_code_defined_flow():
 
     row = Flow.objects.get(name="numbers-as-data")  # the spec as the database gives it back
     data_flow = build_flow(row)
-    data_result = data_flow.configured(stored_config(row, data_flow)).run()
-    code_result = code_flow.configured(code_flow.default_config).run()
+    data_result = data_flow.with_config(stored_config(row, data_flow)).run()
+    code_result = code_flow.with_config(code_flow.default_config).run()
 
     assert data_flow.name == "numbers-as-data"
     assert shape(data_flow) == shape(code_flow)

@@ -548,7 +548,7 @@ def test_a_storer_that_does_not_say_what_its_records_are_is_refused(attributes, 
     # The engine reports it when the flow is configured, under the storer's name.
     flow = AdminFlow("broken", "a flow with a broken storer", broken, "roster")
     with pytest.raises(FlowConfigError) as excinfo:
-        flow.configured({})
+        flow.with_config({})
     assert str(excinfo.value) == f"flow 'broken': roster: validate() refused the config: {message}"
 
 
@@ -584,7 +584,7 @@ class MemberStore(DjangoRecordStorer[Member]):
 def test_a_bound_flow_run_stores_into_its_collection_and_audits_its_run():
     flow = AdminFlow("enrolment", "enrol members", MemberStore, "members")
     flow.add_record_step("enrol", Enrol)
-    configured = flow.configured({})
+    configured = flow.with_config({})
     run = FlowRunFactory(flow__name="enrolment")
     bind_storer(configured, run)
     for _ in range(2):
@@ -611,6 +611,6 @@ def test_bind_storer_leaves_other_storers_alone():
         def set_records(self, rec_list, logger):
             pass
 
-    configured = AdminFlow("plain", "plain storer", Plain, "numbers").configured({})
+    configured = AdminFlow("plain", "plain storer", Plain, "numbers").with_config({})
     bind_storer(configured, FlowRunFactory())
     assert not hasattr(configured.storer, "run")

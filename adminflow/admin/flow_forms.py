@@ -1,6 +1,6 @@
 """The flow change form: config and spec as YAML, checked the way a run will check them.
 
-A config is judged by ``flow.configured()`` and a spec by building the flow
+A config is judged by ``flow.with_config()`` and a spec by building the flow
 from it (``AdminFlow.from_spec`` with the step registry, through
 :func:`adminflow.runs.config.build_flow`), so the admin accepts exactly what a
 run accepts. Each problem is listed on its field with its key and the line
@@ -113,7 +113,7 @@ class FlowForm(forms.ModelForm):
         flow = self._checked_flow(cleaned)
         if flow is not None and "config" in cleaned:
             try:
-                flow.configured(cleaned["config"] or flow.default_config)
+                flow.with_config(cleaned["config"] or flow.default_config)
             except FlowConfigError as exc:
                 self._fail("config", exc.problems)
         return cleaned

@@ -1,9 +1,10 @@
 """The flow engine: pure Python, no Django anywhere below this package."""
 
-from .config import Configs, Secret, StepMode
+from .config import Configs, Secret, StepMode, ValidConfigTypes
 from .errors import (
     AdminflowError,
     ConfigProblem,
+    ConfigsError,
     FlowConfigError,
     MetadataConflictError,
     RetryableError,
@@ -15,6 +16,7 @@ from .flow import AdminFlow, ConfiguredFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import RetryPolicy
+from .script import run_flow
 from .steps import (
     AdminPropagateStep,
     AdminRecordStep,
@@ -22,6 +24,7 @@ from .steps import (
     AdminUpdateStep,
     FlowPropagateStep,
     FlowRecordStep,
+    FlowStep,
     FlowUpdateStep,
     StepKind,
 )
@@ -36,12 +39,14 @@ __all__ = [
     "AdminflowError",
     "ConfigProblem",
     "Configs",
+    "ConfigsError",
     "ConfiguredFlow",
     "ConsoleObserver",
     "FlowConfigError",
     "FlowObserver",
     "FlowPropagateStep",
     "FlowRecordStep",
+    "FlowStep",
     "FlowUpdateStep",
     "LoggingObserver",
     "MetadataConflictError",
@@ -57,4 +62,6 @@ __all__ = [
     "StepResult",
     "StepStatus",
     "ThreadedExecutor",
+    "ValidConfigTypes",
+    "run_flow",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, get_args, get_origin
+from typing import Any, Union, get_args, get_origin
 
 from .errors import ConfigProblem
 
@@ -83,6 +83,9 @@ _SCALARS: dict[type, str] = {
     Secret: "secret",
 }
 
+ValidConfigTypes: Any = Union[(*_SCALARS, list)]
+"""The types a step or storer may declare in ``config_types`` (also ``list[<one of these>]``)."""
+
 _REQUIRED: Any = object()
 
 _LARGEST_FLOAT = int(sys.float_info.max)
@@ -136,6 +139,11 @@ FLOW_FIELDS = (
         0.0,
     ),
 )
+
+
+def describe_fields(description: str, fields: Sequence[ConfigField]) -> dict[str, str]:
+    """Return one section of ``describe_config()``: its ``_description`` and each key's text."""
+    return {"_description": description, **{field.name: field.describe() for field in fields}}
 
 
 def shown_value(value: Any) -> str:
@@ -216,6 +224,18 @@ def _describe_value(value: Any) -> str:
         return "a secret"
     shown = shown_value(value)
     return f"{type(value).__name__} {shown[:40]}{'...' if len(shown) > 40 else ''}"
+
+
+BOOL_AS_NUMBER = "courseflow took a bool for a number, as Python counts True as 1; write a number"
+UNKNOWN_KEY = "courseflow ignored keys it did not know; remove it or correct its spelling"
+
+
+def _is_bool_as_number(value: Any, kind: Any) -> bool:
+    """Return whether ``value`` is a bool given for a number, which courseflow accepted."""
+    if get_origin(kind) is list and isinstance(value, list):
+        (item,) = get_args(kind)
+        return any(_is_bool_as_number(element, item) for element in value)
+    return isinstance(value, bool) and kind in (int, float)
 
 
 def coerce(value: Any, kind: Any) -> Any:
@@ -322,13 +342,16 @@ def check_section(
     for key in raw:
         if key not in known and key != "_description":
             expected = ", ".join(sorted(known)) or "none"
-            problems.append(ConfigProblem(_join(path, key), f"unknown key (expected: {expected})"))
+            problems.append(
+                ConfigProblem(_join(path, key), f"unknown key (expected: {expected})", UNKNOWN_KEY)
+            )
     for field in fields:
         if field.name in raw:
             try:
                 values[field.name] = coerce(raw[field.name], field.type)
             except ValueError as exc:
-                problems.append(ConfigProblem(_join(path, field.name), str(exc)))
+                note = BOOL_AS_NUMBER if _is_bool_as_number(raw[field.name], field.type) else ""
+                problems.append(ConfigProblem(_join(path, field.name), str(exc), note))
         elif field.required:
             # An excluded step may leave required keys out; they get no value at all.
             if require:

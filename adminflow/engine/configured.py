@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .config import FLOW_FIELDS, MASK, ConfigField, Secret, StepMode
+from .config import FLOW_FIELDS, MASK, ConfigField, Configs, Secret, StepMode
 from .events import FlowObserver
 from .result import RunResult
 from .retries import RetryPolicy
@@ -31,6 +31,8 @@ class StepEntry:
     depends_on: tuple[str, ...]
     fields: tuple[ConfigField, ...]
     call: CallPlan
+    factory: Any
+    """What the step was added as, which builds it: ``cls``, or a generic alias of it."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ConfiguredStep:
 class ConfiguredFlow:
     """A flow with a checked configuration and built steps: ready to run, any number of times.
 
-    ``AdminFlow.configured()`` returns one without touching the flow itself,
+    ``AdminFlow.with_config()`` returns one without touching the flow itself,
     so one registered flow can serve concurrent runs with different configs.
     """
 
@@ -61,11 +63,14 @@ class ConfiguredFlow:
         steps: dict[str, ConfiguredStep],
         snapshot: dict[str, Any],
         secrets: Sequence[str],
+        values: Mapping[str, Mapping[str, Any]],
     ) -> None:
         self.name = flow.name
         self.description = flow.description
         self.storer_name = flow.record_storer_name
-        self.store_takes_debug = "debug" in inspect.signature(storer.set_records).parameters
+        # A storer that declares ``debug`` decides what a debug load and store mean.
+        self.load_takes_debug = _takes_debug(storer.get_records)
+        self.store_takes_debug = _takes_debug(storer.set_records)
         self.num_threads: int = settings["num_threads"]
         self.fail_fast: bool = settings["fail_fast"]
         self.time_limit: float = settings["time_limit"]
@@ -76,6 +81,13 @@ class ConfiguredFlow:
         self.snapshot = snapshot
         """The effective config with secrets masked: safe to show or persist."""
         self.secrets = tuple(secrets)
+        self.configs: Mapping[str, Any] = {
+            **{field.name: settings[field.name] for field in FLOW_FIELDS},
+            f"{self.storer_name}-mode": storer_mode,
+            **{f"{name}-mode": step.mode for name, step in steps.items()},
+            **{name: Configs(section) for name, section in values.items()},
+        }
+        """The effective config, each section as ``Configs``, secrets as ``Secret``."""
 
     def phase_graph(self, kind: StepKind) -> dict[str, tuple[str, ...]]:
         """Return the included steps of one phase, each with the included steps it waits for.
@@ -120,6 +132,10 @@ class ConfiguredFlow:
     ) -> RunResult:
         """Run the flow once and return its result; never raises for a step's failure."""
         return FlowExecution(self, observers, cancel_event, initial_metadata).run()
+
+
+def _takes_debug(method: Any) -> bool:
+    return "debug" in inspect.signature(method).parameters
 
 
 def _jsonable(value: Any) -> Any:

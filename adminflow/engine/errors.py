@@ -7,7 +7,7 @@ caller can catch the family in one place; messages name the flow, step and key.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class AdminflowError(Exception):
@@ -20,9 +20,18 @@ class ConfigProblem:
 
     path: str
     message: str
+    courseflow: str = field(default="", compare=False)
+    """What courseflow accepted here that adminflow refuses, for those moving from it.
+
+    Kept out of ``str()``, which the admin shows; the errors' messages add it.
+    """
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def explained(self) -> str:
+        """Return the problem as ``str()`` does, followed by what courseflow accepted, if anything."""
+        return f"{self} ({self.courseflow})" if self.courseflow else str(self)
 
 
 class FlowConfigError(AdminflowError, ValueError):
@@ -41,9 +50,27 @@ class FlowConfigError(AdminflowError, ValueError):
 
     def _format(self) -> str:
         if len(self.problems) == 1:
-            return f"flow '{self.flow}': {self.problems[0]}"
+            return f"flow '{self.flow}': {self.problems[0].explained()}"
         lines = [f"flow '{self.flow}': {len(self.problems)} configuration problems:"]
-        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {problem.explained()}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+class ConfigsError(FlowConfigError):
+    """Raise when a step or storer built straight from a config mapping refuses it.
+
+    The same problems a flow config gets, named after the class rather than a flow.
+    """
+
+    def __init__(self, owner: str, problems: Iterable[ConfigProblem | str]) -> None:
+        self.owner = owner
+        super().__init__(owner, problems)
+
+    def _format(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.owner} config: {self.problems[0].explained()}"
+        lines = [f"{self.owner} config: {len(self.problems)} problems:"]
+        lines += [f"  - {problem.explained()}" for problem in self.problems]
         return "\n".join(lines)
 
 

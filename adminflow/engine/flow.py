@@ -3,6 +3,11 @@
 Building refuses a bad step at once (duplicate name, unknown dependency,
 dependency of another kind, unusable method signature). Configuring checks
 everything before changing anything, and reports every problem together.
+
+A step or storer may be given as a subscripted generic (``Storer[StudentRecord]``),
+as courseflow flows do: it is checked as its class and built by calling the
+alias, so the instance has the ``__orig_class__`` such classes read their
+record type from.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import functools
 import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, get_origin
 
 from .config import (
     FLOW_FIELDS,
@@ -31,6 +38,7 @@ from .describe import describe_config, emit_config
 from .errors import ConfigProblem, FlowConfigError
 from .events import FlowObserver
 from .limits import configured_limit, limit_problem
+from .output import FlowOutput, OutputSettings
 from .result import RunResult
 from .retries import RetryPolicy, configured_policy
 from .spec import flow_from_spec, flow_to_spec
@@ -56,7 +64,7 @@ class AdminFlow:
         self,
         name: str,
         description: str,
-        record_storer_type: type[RecordStorer[Any]],
+        record_storer_type: type[RecordStorer[Any]] | Any,
         record_storer_name: str = "records",
         *,
         default_config: Mapping[str, Any] | None = None,
@@ -66,9 +74,8 @@ class AdminFlow:
             raise FlowConfigError(str(name), ["a flow needs a non-empty name"])
         if not isinstance(record_storer_name, str) or not record_storer_name.strip():
             problems.append(ConfigProblem("record_storer_name", "must be a non-empty string"))
-        if not (
-            inspect.isclass(record_storer_type) and issubclass(record_storer_type, RecordStorer)
-        ):
+        storer_class = class_of(record_storer_type)
+        if not (inspect.isclass(storer_class) and issubclass(storer_class, RecordStorer)):
             problems.append(
                 ConfigProblem(
                     str(record_storer_name),
@@ -78,20 +85,24 @@ class AdminFlow:
             storer_fields: list[ConfigField] = []
         else:
             storer_fields, schema_problems = parse_config_types(
-                str(record_storer_name), record_storer_type.config_types
+                str(record_storer_name), storer_class.config_types
             )
             problems += schema_problems
         if problems:
             raise FlowConfigError(name, problems)
         self.name = name
         self.description = description
-        self.record_storer_type = record_storer_type
+        self.record_storer_type: type[RecordStorer[Any]] = storer_class
+        """The storer's class; ``storer_factory`` is what builds it (a generic alias, say)."""
+        self.storer_factory: Any = record_storer_type
         self.record_storer_name = record_storer_name
         self.storer_fields = tuple(storer_fields)
         self.default_config: dict[str, Any] = dict(default_config or {})
         """The config ``run()`` uses when ``config()`` was never called."""
         self._steps: dict[str, StepEntry] = {}
         self._configured: ConfiguredFlow | None = None
+        self._output = OutputSettings()
+        self._metadata: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<AdminFlow {self.name!r}: {len(self._steps)} steps>"
@@ -103,32 +114,31 @@ class AdminFlow:
 
     # Building
 
-    def add_record_step(self, name: str, step: type[AdminStep]) -> None:
+    def add_record_step(self, name: str, step: type[AdminStep] | Any) -> None:
         """Add a record step; record steps run one after another in the order added."""
         self._add(StepKind.RECORD, name, step, ())
 
     def add_update_step(
-        self, name: str, step: type[AdminStep], depends_on: Sequence[str] = ()
+        self, name: str, step: type[AdminStep] | Any, depends_on: Sequence[str] = ()
     ) -> None:
         """Add an update step that starts once the update steps it depends on are done."""
         self._add(StepKind.UPDATE, name, step, depends_on)
 
     def add_propagate_step(
-        self, name: str, step: type[AdminStep], depends_on: Sequence[str] = ()
+        self, name: str, step: type[AdminStep] | Any, depends_on: Sequence[str] = ()
     ) -> None:
         """Add a propagate step that starts once the propagate steps it depends on are done."""
         self._add(StepKind.PROPAGATE, name, step, depends_on)
 
-    def _add(
-        self, kind: StepKind, name: str, cls: type[AdminStep], depends_on: Sequence[str]
-    ) -> None:
+    def _add(self, kind: StepKind, name: str, step: Any, depends_on: Sequence[str]) -> None:
         problems = self._naming_problems(name)
         if problems:
             raise FlowConfigError(self.name, problems)
         base = STEP_BASES[kind]
+        cls = class_of(step)
         if not (inspect.isclass(cls) and issubclass(cls, Configurable)):
             raise FlowConfigError(
-                self.name, [ConfigProblem(name, f"{cls!r} is not a {base.__name__} subclass")]
+                self.name, [ConfigProblem(name, f"{step!r} is not a {base.__name__} subclass")]
             )
         if isinstance(cls, type) and issubclass(cls, AdminStep) and not issubclass(cls, base):
             problems.append(
@@ -143,7 +153,7 @@ class AdminFlow:
         if problems or contract is None:
             raise FlowConfigError(self.name, problems)
         fields, call = contract
-        self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call)
+        self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call, step)
         self._configured = None
 
     def _naming_problems(self, name: str) -> list[ConfigProblem]:
@@ -194,9 +204,9 @@ class AdminFlow:
 
     def config(self, config: Mapping[str, Any]) -> None:
         """Check ``config`` and build the steps; on any problem raise and change nothing."""
-        self._configured = self.configured(config)
+        self._configured = self.with_config(config)
 
-    def configured(self, config: Mapping[str, Any]) -> ConfiguredFlow:
+    def with_config(self, config: Mapping[str, Any]) -> ConfiguredFlow:
         """Return the flow configured with ``config``, leaving this object untouched.
 
         Raise FlowConfigError listing every problem: unknown, missing or wrongly
@@ -242,7 +252,7 @@ class AdminFlow:
         secrets = [s for section in values.values() for s in secrets_in(section)]
 
         storer_instance = (
-            self._build(storer, self.record_storer_type, storer_values, problems)
+            self._build(storer, self.storer_factory, storer_values, problems)
             if storer in checked
             else None
         )
@@ -250,7 +260,9 @@ class AdminFlow:
             name: ConfiguredStep(
                 entry,
                 modes[name],
-                self._build(name, entry.cls, values[name], problems) if name in checked else None,
+                self._build(name, entry.factory, values[name], problems)
+                if name in checked
+                else None,
                 retry=limits[name][0],
                 time_limit=limits[name][1],
             )
@@ -262,7 +274,7 @@ class AdminFlow:
         snapshot = config_snapshot(settings, storer, storer_mode, modes, values, given)
         assert isinstance(storer_instance, RecordStorer)
         return ConfiguredFlow(
-            self, settings, storer_mode, storer_instance, steps, snapshot, secrets
+            self, settings, storer_mode, storer_instance, steps, snapshot, secrets, values
         )
 
     def _unknown_keys(self, config: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -318,11 +330,11 @@ class AdminFlow:
 
     @staticmethod
     def _build(
-        name: str, cls: type[Configurable], values: dict[str, Any], problems: list[ConfigProblem]
+        name: str, factory: Any, values: dict[str, Any], problems: list[ConfigProblem]
     ) -> Configurable | None:
         """Construct a step or storer and run its validate(); record a refusal as a problem."""
         try:
-            instance = cls(Configs(values))
+            instance = factory(Configs(values))
             verdict = instance.validate()
         except Exception as exc:
             problems.append(ConfigProblem(name, f"validate() refused the config: {exc}"))
@@ -334,7 +346,7 @@ class AdminFlow:
 
     @staticmethod
     def _redacted(problems: list[ConfigProblem], secrets: Sequence[str]) -> list[ConfigProblem]:
-        return [ConfigProblem(p.path, redact(p.message, secrets)) for p in problems]
+        return [ConfigProblem(p.path, redact(p.message, secrets), p.courseflow) for p in problems]
 
     # Running
 
@@ -346,13 +358,63 @@ class AdminFlow:
     ) -> RunResult:
         """Run with the config given to ``config()``, else with ``default_config``.
 
+        Without observers the run reports through Python ``logging`` as
+        ``silent()``, ``verbose()`` and ``logfile()`` set (see :mod:`.output`).
         Raise FlowConfigError if that config is not valid. Step failures do not
         raise: they are in the result.
         """
         if self._configured is None:
             self.config(self.default_config)
         assert self._configured is not None
-        return self._configured.run(observers=observers, cancel_event=cancel_event)
+        observers = tuple(observers) or (FlowOutput(self._output),)
+        result = self._configured.run(observers=observers, cancel_event=cancel_event)
+        self._metadata = dict(result.metadata)
+        return result
+
+    # What courseflow code reads and sets on a flow
+
+    @property
+    def configured(self) -> bool:
+        """Return whether the flow has a config to run with: ``config()`` or a run set one."""
+        return self._configured is not None
+
+    @property
+    def configs(self) -> dict[str, Any]:
+        """Return the effective config (each section as ``Configs``); empty before ``config()``."""
+        return dict(self._configured.configs) if self._configured else {}
+
+    @property
+    def step_modes(self) -> dict[str, StepMode]:
+        """Return each step's mode in the current config; empty before ``config()``."""
+        if self._configured is None:
+            return {}
+        return {name: step.mode for name, step in self._configured.steps.items()}
+
+    @property
+    def record_storer(self) -> RecordStorer[Any] | None:
+        """Return the storer built by ``config()``, or None before it."""
+        return self._configured.storer if self._configured else None
+
+    @property
+    def step_metadata(self) -> dict[str, Any]:
+        """Return the metadata the steps set in the last ``run()`` of this object."""
+        return dict(self._metadata)
+
+    def get_metadata(self, name: str) -> Any:
+        """Return one piece of the last run's metadata; a missing name reads as None."""
+        return self._metadata.get(name)
+
+    def silent(self) -> None:
+        """Print nothing when run without observers (a log file still gets every line)."""
+        self._output = replace(self._output, silent=True, verbose=False)
+
+    def verbose(self) -> None:
+        """Print every line the steps and storer log, not only progress, when run without observers."""
+        self._output = replace(self._output, silent=False, verbose=True)
+
+    def logfile(self, path: str | Path) -> None:
+        """Also append every line of a run without observers to the file at ``path``."""
+        self._output = replace(self._output, logfile=str(path))
 
     # As data
 
@@ -376,6 +438,12 @@ class AdminFlow:
     def emit_config(self) -> str:
         """Return a commented YAML template of the config, defaults filled in."""
         return emit_config(self)
+
+
+def class_of(kind: Any) -> Any:
+    """Return the class a subscripted generic (``Storer[Record]``) stands for, else ``kind``."""
+    origin = get_origin(kind)
+    return origin if inspect.isclass(origin) else kind
 
 
 @functools.lru_cache(maxsize=1024)

@@ -95,6 +95,8 @@ class RunResult:
     traceback: str | None = None
     timed_out: bool = False
     """The run's time limit passed, so it was cancelled (and counts as failed)."""
+    storer_report: list[str] = field(default_factory=list)
+    """What the storer logged while storing: in debug mode, what it would have written."""
 
     @property
     def succeeded(self) -> bool:

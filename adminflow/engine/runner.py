@@ -47,15 +47,21 @@ class StepLogger:
     """The ``logger`` callable a step receives; ``logger(msg)`` logs at INFO.
 
     ``logger.warning(msg)`` and friends are an extension of the seed's plain
-    callable. Secret config values are masked in every line.
+    callable. Secret config values are masked in every line. Lines are also
+    kept in ``kept``, if given (what the storer reports while storing).
     """
 
-    def __init__(self, run: FlowExecution, source: str | None) -> None:
+    def __init__(
+        self, run: FlowExecution, source: str | None, kept: list[str] | None = None
+    ) -> None:
         self._run = run
         self._source = source
+        self._kept = kept
 
     def __call__(self, message: object, level: int = logging.INFO) -> None:
-        self._run.emit_log(self._source, level, str(message))
+        line = self._run.emit_log(self._source, level, str(message))
+        if self._kept is not None:
+            self._kept.append(line)
 
     def debug(self, message: object) -> None:
         self(message, logging.DEBUG)
@@ -101,8 +107,11 @@ class FlowExecution:
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
 
-    def emit_log(self, source: str | None, level: int, message: str) -> None:
-        self.observer.log(self.flow, source, level, redact(message, self.plan.secrets))
+    def emit_log(self, source: str | None, level: int, message: str) -> str:
+        """Send a log line to the observers, secrets masked; return it as they got it."""
+        line = redact(message, self.plan.secrets)
+        self.observer.log(self.flow, source, level, line)
+        return line
 
     def run(self) -> RunResult:
         result = self.result
@@ -133,8 +142,9 @@ class FlowExecution:
 
     def execute(self) -> None:
         storer = self.plan.storer_name
+        debug = {"debug": True} if self.storer_debug(self.plan.load_takes_debug) else {}
         try:
-            loaded = self.plan.storer.get_records(StepLogger(self, storer))
+            loaded = self.plan.storer.get_records(StepLogger(self, storer), **debug)
             self.records = list(loaded)
         except Exception as exc:
             self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
@@ -297,15 +307,23 @@ class FlowExecution:
             if step.status is StepStatus.PENDING:
                 self.end_unstarted(step.name, status)
 
+    def storer_debug(self, takes_debug: bool) -> bool:
+        """Return whether to pass ``debug=True``: the storer is in debug mode and declares it.
+
+        As courseflow does, ``debug`` is passed only in debug mode; the storer
+        decides what a debug load or store means.
+        """
+        return takes_debug and self.plan.storer_mode is StepMode.DEBUG
+
     def store(self) -> None:
         storer = self.plan.storer
-        log = StepLogger(self, self.plan.storer_name)
+        log = StepLogger(self, self.plan.storer_name, self.result.storer_report)
         self.observer.store_started(self.flow)
         try:
             if self.plan.storer_mode is StepMode.INCLUDE:
                 storer.set_records(self.records, log)
                 self.result.stored = True
-            elif self.plan.store_takes_debug:
+            elif self.storer_debug(self.plan.store_takes_debug):
                 storer.set_records(self.records, log, debug=True)
             else:
                 log(f"debug mode: would store {len(self.records)} records; nothing was written")

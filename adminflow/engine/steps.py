@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from .config import Configs
-from .errors import ConfigProblem
+from .config import Configs, check_section, describe_fields, parse_config_types
+from .errors import ConfigProblem, ConfigsError
 from .limits import limit_problem
 from .retries import RetryPolicy
 
@@ -39,13 +39,45 @@ class StepKind(StrEnum):
 
 
 class Configurable:
-    """What steps and storers share: a description, a config schema, a check."""
+    """What steps and storers share: a description, a config schema, a check.
+
+    A flow builds each one from its checked :class:`Configs`. Code may also
+    build one straight from a plain mapping, as courseflow code does
+    (``Storer({"file_path": p})``, or a step making a storer of its own):
+    the mapping is then checked against ``config_types`` and ``validate()``
+    runs, so it is refused with the same messages a flow config would get.
+    """
 
     description: ClassVar[str] = ""
     config_types: ClassVar[Sequence[tuple[Any, ...]]] = ()
 
-    def __init__(self, configs: Configs) -> None:
-        self.configs = configs
+    def __init__(self, configs: Configs | Mapping[str, Any]) -> None:
+        if isinstance(configs, Configs):  # checked by the flow, which runs validate() itself
+            self.configs = configs
+            return
+        owner = type(self).__name__
+        fields, problems = parse_config_types(owner, self.config_types)
+        values, section_problems = check_section(owner, fields, configs)
+        if problems or section_problems:
+            raise ConfigsError(owner, problems + section_problems)
+        self.configs = Configs(values)
+        try:
+            verdict = self.validate()
+        except Exception as exc:
+            raise ConfigsError(owner, [f"validate() refused the config: {exc}"]) from exc
+        if verdict is False:
+            raise ConfigsError(owner, ["validate() refused the config"])
+
+    @classmethod
+    def describe_config(cls) -> dict[str, str]:
+        """Return the config this class expects: ``_description`` and "(type) description" per key.
+
+        Raise ConfigsError if its ``config_types`` cannot be read.
+        """
+        fields, problems = parse_config_types(cls.__name__, cls.config_types)
+        if problems:
+            raise ConfigsError(cls.__name__, problems)
+        return describe_fields(cls.description, fields)
 
     def validate(self) -> None:
         """Refuse a config that the types alone cannot judge, by raising.
@@ -141,6 +173,7 @@ class AdminPropagateStep(AdminStep, Generic[T]):
 
 
 # courseflow's later names for the same classes.
+FlowStep = AdminStep
 FlowRecordStep = AdminRecordStep
 FlowUpdateStep = AdminUpdateStep
 FlowPropagateStep = AdminPropagateStep
@@ -153,24 +186,48 @@ STEP_BASES: dict[StepKind, type[AdminStep]] = {
 
 CALL_ARGUMENTS = frozenset({"logger", "get_metadata", "set_metadata", "debug"})
 
+# What follows the records in each kind's method, in the seed's order and then in
+# courseflow's later one (a record step that also takes get_metadata, a propagate
+# step that also takes set_metadata). courseflow calls by position, so a step whose
+# parameters have other names is matched to these by position.
+LATER_ORDER = ("logger", "get_metadata", "set_metadata", "debug")
+POSITIONAL_ORDERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "new_records": (("logger", "set_metadata", "debug"), LATER_ORDER),
+    "update_records": (LATER_ORDER,),
+    "propagate_records": (("logger", "get_metadata", "debug"), LATER_ORDER),
+}
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
 
 @dataclass(frozen=True)
 class CallPlan:
-    """Which keyword arguments one step method accepts, found once."""
+    """Which arguments one step method takes after the records, and how: found once."""
 
     method: str
-    arguments: tuple[str, ...]
+    positional: tuple[str, ...]
+    """Arguments passed by position, in this order."""
+    keywords: tuple[str, ...]
+    """Arguments passed by name."""
 
     def call(self, target: object, first: Any, available: dict[str, Any]) -> Any:
         return getattr(target, self.method)(
-            first, **{name: available[name] for name in self.arguments}
+            first,
+            *[available[name] for name in self.positional],
+            **{name: available[name] for name in self.keywords},
         )
 
 
 def plan_call(
     owner: str, cls: type, method: str, base: type
 ) -> tuple[CallPlan | None, list[ConfigProblem]]:
-    """Read which of the known arguments ``cls.method`` takes, or say why it cannot be called."""
+    """Read which of the known arguments ``cls.method`` takes, or say why it cannot be called.
+
+    Parameters named as the seed names them are passed by name, in any order,
+    and optional ones with other names keep their defaults. When a required
+    one has another name (``update_records(self, recs, log, get_md, set_md)``),
+    every positional parameter is matched by its position instead, in the
+    seed's order or, where that does not fit, in courseflow's later one.
+    """
     function = getattr(cls, method, None)
     if function is None or function is getattr(base, method, None):
         return None, [ConfigProblem(owner, f"{cls.__name__} does not define {method}()")]
@@ -178,30 +235,78 @@ def plan_call(
         parameters = list(inspect.signature(function).parameters.values())[1:]
     except (TypeError, ValueError):
         return None, [ConfigProblem(owner, f"cannot read the signature of {cls.__name__}.{method}")]
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if not parameters or parameters[0].kind not in positional:
+    if not parameters or parameters[0].kind not in _POSITIONAL:
         return None, [ConfigProblem(owner, f"{cls.__name__}.{method} must take the records first")]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return CallPlan(method, tuple(sorted(CALL_ARGUMENTS))), []
-    arguments: list[str] = []
-    problems: list[ConfigProblem] = []
-    for parameter in parameters[1:]:
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            continue
-        if (
-            parameter.name in CALL_ARGUMENTS
-            and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY
+    rest = [p for p in parameters[1:] if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in rest)
+    rest = [p for p in rest if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    positional = [p for p in rest if p.kind in _POSITIONAL]
+    # Today's rule where it suffices: known names by name, unknown ones left to their defaults.
+    by_name = all(
+        (p.name in CALL_ARGUMENTS and p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+        or p.default is not inspect.Parameter.empty
+        for p in positional
+    )
+    order: tuple[str, ...] = ()
+    if not by_name:
+        found = _positional_order(positional, POSITIONAL_ORDERS.get(method, (LATER_ORDER,)))
+        if found is None:
+            return None, [_unmatched(owner, cls, method, positional)]
+        order = found
+    keyword_parameters = rest[len(order) :]
+    problems = [
+        ConfigProblem(
+            owner,
+            f"{cls.__name__}.{method} takes an unknown argument '{p.name}' "
+            f"(it may take: records, {', '.join(sorted(CALL_ARGUMENTS))})",
+        )
+        for p in keyword_parameters
+        if p.name not in CALL_ARGUMENTS
+        and p.default is inspect.Parameter.empty
+        and p.kind is not inspect.Parameter.POSITIONAL_ONLY
+    ]
+    if problems:
+        return None, problems
+    if takes_any:
+        keywords = tuple(sorted(CALL_ARGUMENTS - set(order)))
+    else:
+        keywords = tuple(p.name for p in keyword_parameters if p.name in CALL_ARGUMENTS)
+    return CallPlan(method, order, keywords), []
+
+
+def _positional_order(
+    parameters: Sequence[inspect.Parameter], orders: Sequence[tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """Return the arguments to pass by position to ``parameters``, or None if no order fits.
+
+    An order fits when it has an argument for every parameter without a
+    default and each parameter named like an argument sits where the order
+    puts that argument. One with as many arguments as there are parameters
+    is preferred: ``(recs, log, get_md, set_md, debug=False)`` is the later order.
+    """
+    for order in sorted(orders, key=lambda order: len(order) != len(parameters)):
+        needed = [p for p in parameters if p.default is inspect.Parameter.empty]
+        if len(needed) > len(order) or any(
+            p.name in CALL_ARGUMENTS and p.name not in order[index : index + 1]
+            for index, p in enumerate(parameters[: len(order)])
         ):
-            arguments.append(parameter.name)
-        elif parameter.default is inspect.Parameter.empty:
-            problems.append(
-                ConfigProblem(
-                    owner,
-                    f"{cls.__name__}.{method} takes an unknown argument '{parameter.name}' "
-                    f"(it may take: records, {', '.join(sorted(CALL_ARGUMENTS))})",
-                )
-            )
-    return (None if problems else CallPlan(method, tuple(arguments))), problems
+            continue
+        return order[: min(len(parameters), len(order))]
+    return None
+
+
+def _unmatched(
+    owner: str, cls: type, method: str, parameters: Sequence[inspect.Parameter]
+) -> ConfigProblem:
+    orders = " or ".join(
+        f"(records, {', '.join(order)})" for order in POSITIONAL_ORDERS.get(method, ())
+    )
+    names = ", ".join(p.name for p in parameters)
+    return ConfigProblem(
+        owner,
+        f"{cls.__name__}.{method} takes ({names}) after the records, which matches the "
+        f"arguments neither by name nor by position (it may take {orders})",
+    )
 
 
 def retry_problems(owner: str, cls: type) -> list[ConfigProblem]:

@@ -119,7 +119,7 @@ def build_flow(row: Flow, *, imports: bool = True) -> AdminFlow:
 def stored_config(row: Flow, flow: AdminFlow) -> Any:
     """Return the config a run uses when none is given: the row's, else the flow's default.
 
-    Whatever the row holds is returned for ``flow.configured()`` to judge, so
+    Whatever the row holds is returned for ``flow.with_config()`` to judge, so
     a stored config that is not a mapping is reported, not crashed on.
     """
     config = row.config or flow.default_config
@@ -213,7 +213,7 @@ def _never_configured(row: Flow, flow: AdminFlow) -> bool:
     if row.config or flow.default_config:
         return False
     try:
-        flow.configured({})
+        flow.with_config({})
     except FlowConfigError:
         return True
     return False
@@ -233,7 +233,7 @@ def configure(
     mode; ``modes`` ({step: mode}) then sets single steps' modes.
     """
     if not isinstance(base, Mapping):
-        return flow.configured(base)  # refuses it, saying what a config must be
+        return flow.with_config(base)  # refuses it, saying what a config must be
     config = dict(base)
     if num_threads is not None:
         config["num_threads"] = num_threads
@@ -250,7 +250,7 @@ def configure(
     ]
     config.update({f"{name}-mode": mode for name, mode in (modes or {}).items() if name in known})
     try:
-        configured = flow.configured(config)
+        configured = flow.with_config(config)
     except FlowConfigError as exc:
         raise FlowConfigError(flow.name, [*unknown, *exc.problems]) from None
     if unknown:
@@ -302,4 +302,4 @@ def config_of_run(flow: AdminFlow, run: FlowRun) -> dict[str, Any]:
 def configure_again(run: FlowRun) -> ConfiguredFlow:
     """Return the ConfiguredFlow of a run loaded from the database."""
     flow = build_flow(run.flow)
-    return flow.configured(config_of_run(flow, run))
+    return flow.with_config(config_of_run(flow, run))

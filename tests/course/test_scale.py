@@ -117,7 +117,7 @@ def steps_in_turn(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
     The records come from the flow's own storer; each phase shares one list of
     ``(record, lock)`` pairs, and metadata set by one step is read by the next.
     """
-    configured = flow_registry["roster-sync"].configured(sync_config(path))
+    configured = flow_registry["roster-sync"].with_config(sync_config(path))
     configured.storer.bind(configured.name, configured.storer_name)
     metadata: dict[str, Any] = {}
     records = configured.storer.get_records(Logger())

@@ -124,14 +124,34 @@ def test_a_step_taking_keyword_arguments_gets_every_argument(flow):
     assert seen["debug"] is True
 
 
-def test_a_step_with_an_unknown_required_argument_is_refused_at_add_time(flow):
+def test_a_step_with_an_unknown_required_keyword_argument_is_refused_at_add_time(flow):
     class Odd(AdminUpdateStep):
-        def update_records(self, records, logger, course_id):
+        def update_records(self, records, logger, *, course_id):
             pass
 
     with pytest.raises(FlowConfigError, match="unknown argument 'course_id'"):
         flow.add_update_step("odd", Odd)
     assert "odd" not in flow.steps
+
+
+def test_a_step_with_more_required_arguments_than_any_order_is_refused_at_add_time(flow):
+    class Odd(AdminUpdateStep):
+        def update_records(self, records, log, get_md, set_md, debug, course_id):
+            pass
+
+    with pytest.raises(FlowConfigError, match=r"neither by name nor by position") as refused:
+        flow.add_update_step("odd", Odd)
+    assert "(records, logger, get_metadata, set_metadata, debug)" in str(refused.value)
+    assert "odd" not in flow.steps
+
+
+def test_a_seed_name_in_the_wrong_place_is_refused_rather_than_guessed(flow):
+    class Odd(AdminPropagateStep):
+        def propagate_records(self, records, get_metadata, log):
+            pass
+
+    with pytest.raises(FlowConfigError, match=r"Odd.propagate_records takes \(get_metadata, log\)"):
+        flow.add_propagate_step("odd", Odd)
 
 
 def test_a_step_with_an_unknown_optional_argument_is_accepted(flow):

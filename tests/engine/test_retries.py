@@ -310,13 +310,13 @@ def test_config_keys_override_the_class_policy_one_by_one(flow):
     )
     flow.add_update_step("s", step)
 
-    configured = flow.configured({"s-retry": {"max_attempts": 2, "jitter": True}})
+    configured = flow.with_config({"s-retry": {"max_attempts": 2, "jitter": True}})
 
     assert configured.steps["s"].retry == RetryPolicy(
         max_attempts=2, backoff=2, max_backoff=10, jitter=True
     )
-    assert flow.configured({}).steps["s"].retry == step.retry
-    assert flow.configured({"s-retry": None}).steps["s"].retry == step.retry
+    assert flow.with_config({}).steps["s"].retry == step.retry
+    assert flow.with_config({"s-retry": None}).steps["s"].retry == step.retry
 
 
 def test_config_max_attempts_limits_the_calls(flow):
@@ -376,12 +376,12 @@ def test_every_retry_problem_is_reported_together(flow):
 def test_the_snapshot_keeps_the_given_keys_and_configures_the_same_flow_again(flow):
     flow.add_update_step("s", update_step())
     flow.add_update_step("t", update_step())
-    configured = flow.configured(
+    configured = flow.with_config(
         {"s-retry": {"max_attempts": 5, "backoff": 2}, "s-time_limit": 30, "time_limit": 600}
     )
 
     snapshot = configured.snapshot
-    again = flow.configured(yaml.safe_load(yaml.safe_dump(snapshot)))
+    again = flow.with_config(yaml.safe_load(yaml.safe_dump(snapshot)))
 
     assert snapshot["time_limit"] == 600.0
     assert snapshot["s-retry"] == {"max_attempts": 5, "backoff": 2.0}

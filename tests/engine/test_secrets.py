@@ -121,7 +121,7 @@ def test_a_secret_never_appears_when_the_storer_fails():
 def test_the_config_snapshot_masks_secrets(flow):
     flow.add_update_step("s", update_step(config_types=SECRET_TYPES))
 
-    configured = flow.configured({"s": {"token": TOKEN, "org": "cs101"}})
+    configured = flow.with_config({"s": {"token": TOKEN, "org": "cs101"}})
 
     assert configured.snapshot["s"]["org"] == "cs101"
     assert TOKEN not in repr(configured.snapshot)

@@ -136,7 +136,7 @@ def test_the_time_limit_ends_a_retry_wait_and_the_step_fails(flow):
 def test_no_time_limit_by_default(flow):
     flow.add_update_step("s", update_step())
 
-    configured = flow.configured({})
+    configured = flow.with_config({})
 
     assert configured.time_limit == 0.0
     assert configured.snapshot["time_limit"] == 0.0
@@ -221,11 +221,11 @@ def test_the_config_sets_or_lifts_a_step_time_limit(flow):
     flow.add_update_step("s", with_policy(update_step(), time_limit=30))
     flow.add_update_step("t", update_step())
 
-    configured = flow.configured({"s-time_limit": 0, "t-time_limit": 2.5})
+    configured = flow.with_config({"s-time_limit": 0, "t-time_limit": 2.5})
 
     assert configured.steps["s"].time_limit is None
     assert configured.steps["t"].time_limit == 2.5
-    assert flow.configured({}).steps["s"].time_limit == 30
+    assert flow.with_config({}).steps["s"].time_limit == 30
     assert configured.snapshot["s-time_limit"] == 0.0
 
 

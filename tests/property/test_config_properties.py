@@ -31,9 +31,9 @@ BEFORE = fingerprint(FLOW)
 
 
 def configure(config: Any) -> ConfiguredFlow | FlowConfigError:
-    """Return what ``FLOW.configured(config)`` gives; any exception but FlowConfigError fails."""
+    """Return what ``FLOW.with_config(config)`` gives; any exception but FlowConfigError fails."""
     try:
-        return FLOW.configured(config)
+        return FLOW.with_config(config)
     except FlowConfigError as exc:
         return exc
 

@@ -92,7 +92,7 @@ def test_a_typed_config_is_saved_valid_or_refused_never_a_server_error(
         row.refresh_from_db()
         if response.status_code == 302:
             flow = build_flow(row)
-            flow.configured(stored_config(row, flow))
+            flow.with_config(stored_config(row, flow))
         else:
             assert response.status_code == 200
             assert response.context["adminform"].form.errors
@@ -112,7 +112,7 @@ def test_a_typed_spec_is_saved_as_a_buildable_flow_or_refused_never_a_server_err
         if response.status_code == 302:
             assert row is not None
             flow = build_flow(row)
-            flow.configured(stored_config(row, flow))
+            flow.with_config(stored_config(row, flow))
         else:
             assert response.status_code == 200
             assert response.context["adminform"].form.errors

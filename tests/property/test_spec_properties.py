@@ -26,7 +26,7 @@ def check_usable(flow: AdminFlow) -> None:
     assert flow.describe_config()
     assert isinstance(load_yaml(flow.emit_config()), dict)
     with contextlib.suppress(FlowConfigError):
-        flow.configured(flow.default_config)
+        flow.with_config(flow.default_config)
 
 
 @settings(max_examples=300, deadline=None)
