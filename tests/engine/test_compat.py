@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import threading
 
 import pytest
@@ -356,3 +357,59 @@ def test_a_courseflow_style_flow_with_a_failing_increment_keeps_the_file(coursef
     assert result.steps["sum"].status is StepStatus.SKIPPED
     assert json.loads(records.read_text()) == [1, 2, 3]
     assert not outbox.exists()
+
+
+# courseflow code over a plain storer: each of these was refused or ignored before
+
+
+def test_an_update_step_with_its_own_parameter_names_is_called_by_position(flow):
+    class Positional(AdminUpdateStep):
+        def update_records(self, recs, log, get_md, set_md, debug=False):
+            set_md("count", len(recs))
+            log(f"read back {get_md('count')}")
+
+    flow.add_update_step("positional", Positional)
+
+    result = flow.run(observers=[recorder := Recorder()])
+
+    assert result.succeeded
+    assert result.metadata == {"count": 3}
+    assert ("positional", 20, "read back 3") in recorder.logs()
+
+
+def test_a_storer_declaring_debug_on_get_records_gets_it_in_debug_mode_only():
+    loads = []
+
+    class Loading(RecordStorer):
+        def get_records(self, logger, debug=False):
+            loads.append(debug)
+            return [1]
+
+        def set_records(self, rec_list, logger):
+            pass
+
+    flow = AdminFlow("loading", "d", Loading, "numbers")
+    flow.config({"numbers-mode": "debug"})
+    flow.run(observers=[Recorder()])
+    flow.config({})
+    flow.run(observers=[Recorder()])
+
+    assert loads == [True, False]
+
+
+def test_configured_is_false_until_the_flow_has_a_config(flow):
+    assert flow.configured is False
+    flow.config({})
+    assert flow.configured is True
+
+
+def test_a_run_without_observers_logs_to_the_adminflow_logger_at_named_levels(flow, caplog):
+    flow.add_update_step("seed", update_step())
+
+    with caplog.at_level(logging.DEBUG, logger="adminflow"):
+        flow.run()
+
+    names = [r.levelname for r in caplog.records if r.name == "adminflow"]
+    assert names[0] == "FLOW"
+    assert "STEP" in names
+    assert names[-1] == "SUCCESS"
