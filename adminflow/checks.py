@@ -11,7 +11,9 @@ it, so the rule for what a row holds is:
 - a flow never configured (its row stores no config, the flow has no default
   config, and it needs keys that have no default) is a warning (W004): a new
   site is not broken because nobody has given it a course id yet; a run of
-  it is refused with the same message;
+  it is refused with the same message. A disabled flow is not reported: the
+  warning is a nudge to configure a flow someone means to run, and a flow
+  registered with ``enabled=False`` waits, quiet, until staff enable it;
 - a stored config that no longer validates, after a code change, is an error
   (E004) for ``check --database``, but is not reported inside ``migrate``
   (adminflow's ``migrate`` command runs its checks inside
@@ -187,6 +189,8 @@ def _check_row(row: Any) -> CheckMessage | None:
     try:
         configure_stored(row, flow)
     except FlowNotConfigured as exc:
+        if not row.enabled:
+            return None  # nobody runs it yet; enabling it brings the warning back
         return Warning(exc.summary, hint=exc.hint, obj=row, id="adminflow.W004")
     except AdminflowError as exc:
         if _stored_configs_spared.get():

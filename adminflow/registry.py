@@ -72,22 +72,36 @@ class FlowRegistry(Mapping[str, AdminFlow]):
 
     def __init__(self) -> None:
         self._registry: dict[str, AdminFlow] = {}
+        self._starts_disabled: set[str] = set()
 
-    def register(self, flow: AdminFlow) -> AdminFlow:
+    def register(self, flow: AdminFlow, *, enabled: bool = True) -> AdminFlow:
+        """Register ``flow``; ``enabled=False`` makes the ``Flow`` row created for it disabled.
+
+        A flow that acts outside (GitHub, an LMS) may need an account or a
+        token before it can run: its row then starts disabled, staff enable
+        it once it is configured. A row that exists already is never changed.
+        """
         if not isinstance(flow, AdminFlow):
             raise TypeError(f"{flow!r} is not an AdminFlow")
         if flow.name in self._registry:
             raise AlreadyRegistered(f"flow '{flow.name}' is already registered")
         self._registry[flow.name] = flow
+        if not enabled:
+            self._starts_disabled.add(flow.name)
         return flow
 
     def unregister(self, name: str) -> None:
         if name not in self._registry:
             raise NotRegistered(f"flow '{name}' is not registered")
         del self._registry[name]
+        self._starts_disabled.discard(name)
 
     def is_registered(self, name: str) -> bool:
         return name in self._registry
+
+    def starts_enabled(self, name: str) -> bool:
+        """Return whether the ``Flow`` row created for registered flow ``name`` is enabled."""
+        return name not in self._starts_disabled
 
     def __getitem__(self, name: str) -> AdminFlow:
         try:
@@ -131,22 +145,30 @@ F = TypeVar("F", bound=Callable[[], AdminFlow])
 
 
 @overload
-def register_flow(flow: AdminFlow, *, registry: FlowRegistry | None = ...) -> AdminFlow: ...
+def register_flow(
+    flow: AdminFlow, *, registry: FlowRegistry | None = ..., enabled: bool = ...
+) -> AdminFlow: ...
 @overload
-def register_flow(flow: F, *, registry: FlowRegistry | None = ...) -> F: ...
+def register_flow(flow: F, *, registry: FlowRegistry | None = ..., enabled: bool = ...) -> F: ...
 @overload
-def register_flow(flow: None = ..., *, registry: FlowRegistry | None = ...) -> Callable[[F], F]: ...
-def register_flow(flow: Any = None, *, registry: FlowRegistry | None = None) -> Any:
+def register_flow(
+    flow: None = ..., *, registry: FlowRegistry | None = ..., enabled: bool = ...
+) -> Callable[[F], F]: ...
+def register_flow(
+    flow: Any = None, *, registry: FlowRegistry | None = None, enabled: bool = True
+) -> Any:
     """Register a flow: ``register_flow(flow)``, or decorate a function that builds one
-    (``@register_flow`` or ``@register_flow(registry=...)``).
+    (``@register_flow`` or ``@register_flow(registry=..., enabled=False)``).
 
     The decorated function is called once, at registration, and returned as is.
+    ``enabled=False``: the flow's ``Flow`` row starts disabled (see
+    :meth:`FlowRegistry.register`).
     """
     target = registry if registry is not None else flow_registry
     if flow is None:
-        return lambda builder: register_flow(builder, registry=target)
+        return lambda builder: register_flow(builder, registry=target, enabled=enabled)
     if isinstance(flow, AdminFlow):
-        return target.register(flow)
+        return target.register(flow, enabled=enabled)
     if not callable(flow):
         raise TypeError(
             f"register_flow takes an AdminFlow or a function returning one, not {flow!r}"
@@ -156,7 +178,7 @@ def register_flow(flow: Any = None, *, registry: FlowRegistry | None = None) -> 
         raise TypeError(
             f"{getattr(flow, '__qualname__', flow)!r} returned {built!r}, not an AdminFlow"
         )
-    target.register(built)
+    target.register(built, enabled=enabled)
     return flow
 
 

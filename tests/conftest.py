@@ -8,6 +8,7 @@ import pytest
 
 from adminflow import AdminFlow
 from tests.engine.helpers import Trace
+from tests.fake_github import ORG, TEMPLATE, TOKEN, FakeGitHub
 from tests.run_helpers import registered_flows
 from tests.servers import fail_missing_server
 
@@ -23,6 +24,15 @@ def register() -> Iterator[Callable[[AdminFlow], AdminFlow]]:
     """Register flows on the site's registry for one test, and take them away after."""
     with registered_flows() as register:
         yield register
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """A fake GitHub on 127.0.0.1 serving organization ORG to TOKEN, with repository TEMPLATE."""
+    fake = FakeGitHub(ORG, TOKEN).start()
+    fake.add_repo(TEMPLATE, template=True)
+    yield fake
+    fake.stop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -27,8 +27,8 @@ def registered_flows() -> Iterator[Any]:
     """Yield a ``register(flow)`` callable; every flow it registered is unregistered after."""
     names: list[str] = []
 
-    def register(flow: AdminFlow) -> AdminFlow:
-        flow_registry.register(flow)
+    def register(flow: AdminFlow, *, enabled: bool = True) -> AdminFlow:
+        flow_registry.register(flow, enabled=enabled)
         names.append(flow.name)
         return flow
 

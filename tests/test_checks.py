@@ -14,6 +14,7 @@ from adminflow import AdminFlow
 from adminflow.conf import DEFAULTS
 from adminflow.models import Flow
 from adminflow.registry import flow_registry
+from adminflow.runs.config import get_flow_row
 from tests.testapp.flows import add_number_steps
 from tests.testapp.steps import Numbers
 
@@ -171,6 +172,21 @@ def test_a_flow_never_configured_is_only_a_warning_that_names_its_missing_keys(r
         "`manage.py runflow course-roster --config FILE`."
     )
     call_command("check", databases=["default"], stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.django_db
+def test_a_disabled_flow_never_configured_is_not_reported_until_it_is_enabled(register):
+    register(numbers_flow("course-roster"), enabled=False)
+    row = get_flow_row("course-roster")
+
+    assert not row.enabled
+    assert adminflow_messages(databases=["default"]) == []
+
+    row.enabled = True
+    row.save()
+
+    (warning,) = adminflow_messages(databases=["default"])
+    assert (warning.id, warning.obj) == ("adminflow.W004", row)
 
 
 @pytest.mark.django_db

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from adminflow import AdminFlow, AdminUpdateStep, AlreadyRegistered, NotRegistered
+from adminflow.models import Flow
 from adminflow.registry import (
     FlowRegistry,
     StepRegistry,
@@ -19,6 +20,7 @@ from adminflow.registry import (
     register_step,
     step_registry,
 )
+from adminflow.runs.config import get_flow_row, sync_flow_rows
 from tests.testapp import flows as testapp_flows
 from tests.testapp.steps import AddNumbers, Double, Increment, Numbers, Total
 
@@ -211,6 +213,45 @@ def test_unknown_flows_are_named(flows):
     assert str(excinfo.value) == (
         "flow 'doubling' is not registered (known: also-halving, halving)"
     )
+
+
+def test_a_flow_registered_with_enabled_false_says_its_row_starts_disabled(flows):
+    register_flow(make_flow("halving"), registry=flows, enabled=False)
+
+    @register_flow(registry=flows, enabled=False)
+    def doubling() -> AdminFlow:
+        return make_flow("doubling")
+
+    register_flow(make_flow("thirds"), registry=flows)
+
+    assert [flows.starts_enabled(name) for name in flows] == [False, False, True]
+    flows.unregister("halving")
+    flows.register(make_flow("halving"))
+    assert flows.starts_enabled("halving")  # a new registration starts afresh
+
+
+@pytest.mark.django_db
+def test_the_row_made_for_a_flow_registered_disabled_is_disabled_and_stays_as_staff_set_it(
+    register,
+):
+    register(make_flow("halving"), enabled=False)
+    register(make_flow("doubling"), enabled=False)
+    register(make_flow("thirds"))
+
+    sync_flow_rows()
+    halving = get_flow_row("halving")
+
+    assert not halving.enabled
+    assert dict(
+        Flow.objects.filter(name__in=["doubling", "thirds"]).values_list("name", "enabled")
+    ) == {
+        "doubling": False,
+        "thirds": True,
+    }
+    halving.enabled = True
+    halving.save()
+    sync_flow_rows()
+    assert get_flow_row("halving").enabled  # an existing row is never changed
 
 
 def test_fresh_registries_share_nothing_with_the_site_registries(steps, flows):

@@ -41,7 +41,8 @@ def sync_flow_rows(using: str | None = None, apps: Apps = global_apps, **kwargs:
     """Create a ``Flow`` row for each registered flow that has none.
 
     Rows are never deleted or changed here: a flow removed from code keeps its
-    runs, and a stored config stays as it was edited. Connected to
+    runs, and a stored config stays as it was edited. A new row is enabled
+    unless the flow was registered with ``enabled=False``. Connected to
     ``post_migrate``, whose ``apps`` is the migrated state: when that state has
     no ``Flow`` (``migrate adminflow zero``) there is no table to write to.
     Safe to call at any time.
@@ -60,7 +61,12 @@ def sync_flow_rows(using: str | None = None, apps: Apps = global_apps, **kwargs:
     )
     flow_model.objects.using(database).bulk_create(
         [
-            flow_model(name=name, description=flow.description, config=flow.default_config)
+            flow_model(
+                name=name,
+                description=flow.description,
+                config=flow.default_config,
+                enabled=flow_registry.starts_enabled(name),
+            )
             for name, flow in flow_registry.items()
             if name not in existing
         ],
@@ -80,7 +86,11 @@ def get_flow_row(name: str) -> Flow:
         flow = flow_registry[name]
         row, _created = Flow.objects.get_or_create(
             name=name,
-            defaults={"description": flow.description, "config": flow.default_config},
+            defaults={
+                "description": flow.description,
+                "config": flow.default_config,
+                "enabled": flow_registry.starts_enabled(name),
+            },
         )
         return row
     known = ", ".join(sorted({*flow_registry, *Flow.objects.values_list("name", flat=True)}))

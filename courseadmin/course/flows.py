@@ -1,15 +1,20 @@
-"""The course's flows: the weekly roster sync, and reminders on their own.
+"""The course's flows: the weekly roster sync, reminders on their own, and GitHub's.
 
-Both come with complete default configs that read the bundled demo roster,
-so ``python manage.py runflow roster-sync`` works once ``load_demo`` has
-created the sections. A real course points ``import-roster.path`` at its
-registrar export, in the flow's stored config.
+The roster sync and the reminders come with complete default configs that
+read the bundled demo roster, so ``python manage.py runflow roster-sync``
+works once ``load_demo`` has created the sections. A real course points
+``import-roster.path`` at its registrar export, in the flow's stored config.
+
+The GitHub flows act on a real organization, so they have no default config
+and their rows start disabled: staff store a config naming the organization,
+set ``$GITHUB_TOKEN``, and enable them (the README's "GitHub" section).
 """
 
 from __future__ import annotations
 
 from adminflow import AdminFlow, register_flow
 
+from . import github_steps
 from .steps import (
     AssignGroups,
     CheckGitHubUsernames,
@@ -78,4 +83,43 @@ def reminders() -> AdminFlow:
     )
     flow.add_update_step("check-usernames", CheckGitHubUsernames)
     flow.add_propagate_step("remind-missing-usernames", RemindMissingUsernames)
+    return flow
+
+
+@register_flow(enabled=False)
+def github_onboarding() -> AdminFlow:
+    """Return ``github-onboarding``: accounts checked, invites, repositories, teams, removals.
+
+    Disabled until staff enable it; until a config naming the organization
+    and the template is stored on its row, runs of it are refused as never
+    configured.
+    """
+    flow = AdminFlow(
+        "github-onboarding",
+        "Check students' GitHub accounts, invite them to the course organization, create "
+        "their repositories and their groups' teams, and remove the access of those who dropped.",
+        Roster,
+        "roster",
+    )
+    flow.add_update_step("check-accounts", github_steps.CheckGitHubAccounts)
+    flow.add_propagate_step("invite", github_steps.InviteStudents)
+    # Access to a repository is granted to organization members and invitees alike, but
+    # granting it after the invitation gives students one email, not two.
+    flow.add_propagate_step("repos", github_steps.CreateStudentRepos, depends_on=["invite"])
+    flow.add_propagate_step("teams", github_steps.SyncGroupTeams, depends_on=["invite"])
+    flow.add_propagate_step("remove-dropped", github_steps.RemoveDroppedStudents)
+    return flow
+
+
+@register_flow(enabled=False)
+def tag_submissions() -> AdminFlow:
+    """Return ``tag-submissions``: tag every student repository at a lab's deadline."""
+    flow = AdminFlow(
+        "tag-submissions",
+        "Tag each student's repository at the newest commit before a lab's deadline; record "
+        "the commit tagged and report who had none.",
+        Roster,
+        "roster",
+    )
+    flow.add_propagate_step("tag", github_steps.TagSubmissions)
     return flow

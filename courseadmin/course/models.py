@@ -66,6 +66,28 @@ class Student(models.Model):
     last_reminded_at = models.DateTimeField(
         null=True, blank=True, help_text="When the last username reminder was emailed."
     )
+    # What the GitHub steps (adminflow.contrib.github) found and did, one field per action:
+    # "done", "already" (GitHub was already so) or "failed: <reason>"; blank until tried.
+    github_id = models.BigIntegerField(
+        "GitHub account id", null=True, blank=True, help_text="Survives a rename of the account."
+    )
+    github_login = models.CharField(
+        "GitHub login", max_length=100, blank=True, help_text="The account's current login."
+    )
+    github_account = models.CharField("GitHub account check", max_length=300, blank=True)
+    github_invite = models.CharField("organization invite", max_length=300, blank=True)
+    github_joined = models.BooleanField(
+        "joined the organization", default=False, help_text="Accepted the invitation."
+    )
+    github_repo = models.CharField("repository created", max_length=300, blank=True)
+    github_repo_name = models.CharField("repository", max_length=100, blank=True)
+    github_team = models.CharField(
+        "GitHub team", max_length=300, blank=True, help_text="The slug of the group's team."
+    )
+    github_removed = models.CharField("access removed", max_length=300, blank=True)
+    submissions = models.JSONField(
+        default=dict, blank=True, help_text="Tag -> the commit tagged, or 'no commit'."
+    )
 
     objects = StudentQuerySet.as_manager()
 

@@ -3,7 +3,9 @@
 An invitation goes by account id (``invitee_id``), so a student who renamed
 their account is still the one invited. Members and pending invitations are
 read once per run (two paginated lists), so nobody already in or already
-invited is invited again, even by a first run.
+invited is invited again, even by a first run. A student who is a member
+already is not invited but, when a team is named, added to it (its members
+are read once too), so members and invitees end up in the team alike.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
     login_field: ClassVar[str] = "github_login"
     """Read: the account's current login."""
     outcome_field: ClassVar[str] = "github_invite"
-    """Written: done (invited), already (member or invited before), or failed."""
+    """Written: done (invited, or a member added to the team), already, or failed."""
     joined_field: ClassVar[str] = "github_joined"
     """Written: whether the student is a member of the organization (accepted)."""
 
@@ -64,10 +66,20 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
                 for i in session.logins(f"/orgs/{org}/invitations", "list pending invitations")
             }
             team_ids = self.team_ids(session)
+            in_team = self.team_members(session) if team_ids else set()
             for record, lock in pending:
                 with lock:
                     login = getattr(record, self.login_field)
                     account_id = getattr(record, self.id_field)
+                if login.lower() in members and team_ids and login.lower() not in in_team:
+                    outcomes.act(
+                        record,
+                        lock,
+                        self.outcome_field,
+                        f"add {login} to team {self.configs.team}",
+                        lambda lg=login: self.join_team(session, lg),
+                    )
+                    continue
                 if login.lower() in members or login.lower() in invited:
                     outcomes.note(record, lock, self.outcome_field, ALREADY)
                     continue
@@ -90,6 +102,23 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
             f"/orgs/{session.org}/teams/{self.configs.team}", f"read team '{self.configs.team}'"
         )
         return [team["id"]]
+
+    def team_members(self, session: GitHubSession) -> set[str]:
+        """Return the logins (lower case) of the named team's members."""
+        team = self.configs.team
+        path = f"/orgs/{session.org}/teams/{team}/members"
+        return {m.lower() for m in session.logins(path, f"list members of team '{team}'")}
+
+    def join_team(self, session: GitHubSession, login: str) -> str:
+        """Add ``login``, a member of the organization already, to the named team."""
+        team = self.configs.team
+        session.write(
+            "PUT",
+            f"/orgs/{session.org}/teams/{team}/memberships/{login}",
+            f"add {login} to team {team}",
+            {"role": "member"},
+        )
+        return DONE
 
     def invite(self, session: GitHubSession, account_id: int, login: str, teams: list[int]) -> str:
         body: dict[str, Any] = {"invitee_id": account_id, "role": "direct_member"}

@@ -1,4 +1,5 @@
-"""Fixtures of the GitHub steps' tests: the fake GitHub server, a course of students, a flow.
+"""Fixtures of the GitHub steps' tests: a course of students, a flow (the fake GitHub
+server, ``fake_github``, is the suite's: tests/conftest.py).
 
 The steps run in real flows over real HTTP: PyGithub talks to the fake on
 127.0.0.1. Waits are short here (writes 10 ms apart, ``retry-after: 1``)
@@ -8,7 +9,7 @@ so the suite stays quick; the code paths are those of a real run.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,8 @@ from adminflow.contrib.github import (
     SyncGroupTeams,
     TagSubmissions,
 )
+from tests.fake_github import ORG, TEMPLATE, TOKEN, FakeGitHub
 
-from .fake_github import FakeGitHub
-
-ORG = "cs101-fall"
-TOKEN = "ghp_fakeTokenForTests0123456789abcdefABCD"
-TEMPLATE = f"{ORG}/lab-template"
 WRITE_SPACING = 0.001
 
 
@@ -60,14 +57,6 @@ class Course:
 
     def by_netid(self, netid: str) -> Student:
         return next(s for s in self.students if s.netid == netid)
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub(ORG, TOKEN).start()
-    fake.add_repo(TEMPLATE, template=True)
-    yield fake
-    fake.stop()
 
 
 def make_course(fake: FakeGitHub, size: int, group_size: int = 4) -> Course:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from adminflow import RunStatus, StepStatus
+from tests.fake_github import FakeGitHub
 
 from .conftest import TOKEN, LogLines, make_course
-from .fake_github import FakeGitHub
 
 SPACING = 0.05
 

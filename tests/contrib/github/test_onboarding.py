@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from adminflow import RunStatus, StepStatus
+from tests.fake_github import FakeGitHub
 
-from .conftest import ORG, LogLines, make_course
-from .fake_github import FakeGitHub
+from .conftest import ORG, LogLines, make_course, onboarding_config, onboarding_flow
 
 
 def test_a_200_student_course_is_onboarded_and_a_rerun_writes_nothing(
@@ -55,6 +55,33 @@ def test_pagination_past_100_members_sees_every_member(
     assert {s.github_invite for s in course.students} == {"already"}
     assert all(s.github_joined for s in course.students)
     assert not fake_github.invitations
+
+
+def test_members_already_in_the_organization_are_added_to_the_invitation_team(
+    fake_github: FakeGitHub,
+) -> None:
+    course = make_course(fake_github, 4)
+    team = fake_github.add_team("Students")
+    member = fake_github._user_id("student-000")
+    in_team = fake_github._user_id("student-001")
+    fake_github.members |= {member, in_team}
+    team.members.add(in_team)
+    flow = onboarding_flow(course)
+    config = onboarding_config(fake_github, repos="exclude", teams="exclude")
+    config["invite"] = {**config["invite"], "team": "students"}
+
+    flow.config(config)
+    result = flow.run()
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert team.members == {member, in_team}
+    invites = [course.by_netid(f"s00{n}").github_invite for n in range(4)]
+    assert invites == ["done", "already", "done", "done"]
+    assert set(fake_github.invitations) == {fake_github._user_id(f"student-00{n}") for n in (2, 3)}
+
+    fake_github.reset_counts()
+    assert flow.run().status is RunStatus.SUCCEEDED
+    assert fake_github.writes == 0  # added once, never again
 
 
 def test_a_dropped_student_loses_access_and_keeps_the_repository(

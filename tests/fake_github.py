@@ -23,6 +23,7 @@ POST       /orgs/{org}/invitations                             Create an organiz
 DELETE     /orgs/{org}/memberships/{username}                  Remove organization membership for a user
 GET        /orgs/{org}/teams/{team_slug}                       Get a team by name
 POST       /orgs/{org}/teams                                   Create a team
+GET        /orgs/{org}/teams/{team_slug}/members               List team members
 PUT        /orgs/{org}/teams/{team_slug}/memberships/{user}    Add or update team membership for a user
 DELETE     /orgs/{org}/teams/{team_slug}/memberships/{user}    Remove team membership for a user
 PUT        /orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}  Add or update team repository permissions
@@ -55,6 +56,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+ORG = "cs101-fall"
+"""The organization the suite's fake serves (the ``fake_github`` fixture)."""
+TOKEN = "ghp_fakeTokenForTests0123456789abcdefABCD"
+"""The one token it accepts."""
+TEMPLATE = f"{ORG}/lab-template"
+"""The template repository it holds from the start."""
 
 DOCS = "https://docs.github.com/rest"
 SECONDARY_LIMIT = (
@@ -166,6 +174,12 @@ class FakeGitHub:
         for _ in range(commits):
             self.push(full_name, datetime(2025, 1, 1, tzinfo=UTC))
         return repo
+
+    def add_team(self, name: str) -> Team:
+        with self.lock:
+            slug = re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-")
+            team = self.teams[slug] = Team(next(self.ids), name, slug)
+            return team
 
     def push(self, full_name: str, when: datetime) -> str:
         """Add a commit made at ``when`` to a repository; return its SHA."""
@@ -293,6 +307,7 @@ class FakeGitHub:
             ("DELETE", r"/orgs/([^/]+)/memberships/([^/]+)", self.remove_membership),
             ("GET", r"/orgs/([^/]+)/teams/([^/]+)", self.get_team),
             ("POST", r"/orgs/([^/]+)/teams", self.create_team),
+            ("GET", r"/orgs/([^/]+)/teams/([^/]+)/members", self.list_team_members),
             ("PUT", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self.add_team_member),
             ("DELETE", r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", self.remove_team_member),
             ("PUT", r"/orgs/([^/]+)/teams/([^/]+)/repos/([^/]+)/([^/]+)", self.add_team_repo),
@@ -367,6 +382,9 @@ class FakeGitHub:
             raise invalid("Name must be unique for this org")
         self.teams[slug] = Team(next(self.ids), name, slug)
         return 201, self._team(self.teams[slug])
+
+    def list_team_members(self, org: str, slug: str, **_: Any) -> tuple[int, Any]:
+        return 200, [self._user(i) for i in sorted(self._get_team(org, slug).members)]
 
     def add_team_member(self, org: str, slug: str, login: str, **_: Any) -> tuple[int, Any]:
         team = self._get_team(org, slug)
