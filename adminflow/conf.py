@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a queued run may wait for a worker to take it before it counts as lost (its
     # task was lost, or no worker runs). Raise it where runs wait longer behind others.
     "QUEUED_TIMEOUT": 1800.0,
+    # Seconds since a task worker was last seen (taking a run, or heartbeating one) within
+    # which it counts as alive; enqueueing with none seen warns. An idle worker is not
+    # seen, so this is longer than the gaps between runs on a site with flows on
+    # schedules (minutes to an hour), lest a quiet but healthy worker be reported missing.
+    "WORKER_SEEN_WITHIN": 3600.0,
     # Log lines are written in batches of at most this many rows...
     "LOG_BATCH_SIZE": 500,
     # ...or after this many seconds, whichever comes first.

@@ -373,3 +373,25 @@ class RecordChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.collection}/{self.key}"
+
+
+class Worker(models.Model):
+    """A task worker that executes runs, as last seen: whether anyone will take a queued run.
+
+    A Tasks backend cannot say who consumes its queue, so a worker says it
+    itself: it writes its row when it takes a run and beats it while it
+    executes the run (:mod:`adminflow.runs.workers`). A ``runflow`` process
+    executing its own run is no task worker and has no row.
+    """
+
+    name = models.CharField(max_length=255, unique=True, help_text=_("host:pid"))
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        # The worker seen last is read off this index, however many workers came and went.
+        indexes = [models.Index(fields=["last_seen_at"], name="adminflow_worker_seen")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -8,7 +8,8 @@ alone), and a run whose worker died is found by its missing heartbeat
 (:func:`adminflow.runs.reap_stale_runs`), whatever the backend says about the
 task. The worker holds the run (and so heartbeats it) from the moment it
 takes the task, before anything else, so that dying before the run starts
-fails the run too rather than leaving it queued.
+fails the run too rather than leaving it queued. Taking a run is also how a
+worker is seen alive (:mod:`adminflow.runs.workers`).
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ def execute_queued_run(run_id: int) -> str:
     and a run that no longer exists is only logged.
     """
     # Imported here: the run service sends this task, so it imports this module.
-    from .runs import execute_run, hold_run
+    from .runs import execute_run, hold_run, this_worker
+    from .runs.workers import worker_took_run
 
     run = FlowRun.objects.select_related("flow").filter(pk=run_id).first()
     if run is None:
         logger.warning("Run %s no longer exists: nothing to execute.", run_id)
         return "missing"
+    # Seen alive, whether or not the run is still queued: enqueueing warns when no worker is.
+    worker_took_run(this_worker())
     if not hold_run(run):
         run.refresh_from_db(fields=["status"])
         logger.info(

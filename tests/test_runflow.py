@@ -27,7 +27,7 @@ from tests.engine.helpers import (
     tracing,
     update_step,
 )
-from tests.factories import FlowFactory, FlowRunFactory
+from tests.factories import FlowFactory, FlowRunFactory, RunningFlowRunFactory
 from tests.run_helpers import STDIN_FLOW_SPEC, pipeline
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -490,6 +490,79 @@ def test_resume_of_a_run_that_did_not_fail_exits_2(register, trace):
         f"CommandError: run {run.pk} of flow 'fine' is succeeded; only failed runs can be resumed\n"
     )
     assert FlowRun.objects.count() == 1
+
+
+# --cancel
+
+
+def test_cancel_of_a_queued_run_cancels_it_at_once_and_exits_0():
+    run = FlowRunFactory(flow=FlowFactory(name="tidy"), status=FlowRunStatus.QUEUED)
+
+    out, err, code = runflow("--cancel", str(run.pk))
+
+    assert (code, err) == (0, "")
+    assert out == f"Run {run.pk} of flow 'tidy': cancelled before it started.\n"
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested) == (FlowRunStatus.CANCELLED, True)
+
+
+def test_cancel_of_a_running_run_asks_its_worker_to_stop_and_exits_0():
+    run = RunningFlowRunFactory(flow=FlowFactory(name="tidy"))
+
+    out, err, code = runflow("--cancel", str(run.pk))
+
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Run {run.pk} of flow 'tidy': cancel requested; its worker stops it at its next "
+        "heartbeat (no new step starts, running steps finish).\n"
+    )
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested) == (FlowRunStatus.RUNNING, True)
+
+
+def test_cancel_of_an_unknown_run_exits_2():
+    out, err, code = runflow("--cancel", "404")
+
+    assert (out, err, code) == ("", "CommandError: no run with id 404\n", 2)
+
+
+@pytest.mark.parametrize(
+    "status", [FlowRunStatus.SUCCEEDED, FlowRunStatus.FAILED, FlowRunStatus.CANCELLED]
+)
+def test_cancel_of_a_finished_run_exits_2_naming_it_and_its_status(status):
+    run = FlowRunFactory(flow=FlowFactory(name="tidy"), status=status)
+
+    out, err, code = runflow("--cancel", str(run.pk))
+
+    assert (out, code) == ("", 2)
+    assert err == (
+        f"CommandError: run {run.pk} of flow 'tidy' is {status}: "
+        "only queued or running runs can be cancelled\n"
+    )
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested) == (status, False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cancel", "1", "tidy"], "--cancel cannot be combined with a flow name ('tidy')"),
+        (
+            ["--cancel", "1", "--debug", "--mode", "p=debug", "--threads", "2"],
+            "--cancel cannot be combined with --debug, --mode, --threads",
+        ),
+        (["--cancel", "1", "--config", "week2.yaml"], "--cancel cannot be combined with --config"),
+        (["--due", "--cancel", "1"], "--due cannot be combined with --cancel"),
+    ],
+)
+def test_cancel_with_a_flow_name_or_run_options_is_a_usage_error(args, message):
+    run = FlowRunFactory(pk=1, status=FlowRunStatus.QUEUED)
+
+    out, err, code = runflow(*args)
+
+    assert (out, err, code) == ("", f"CommandError: {message}\n", 2)
+    run.refresh_from_db()
+    assert run.status == FlowRunStatus.QUEUED
 
 
 # Ctrl-C, in a real process

@@ -14,21 +14,24 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tasks_db.models import DBTaskResult
 
 from adminflow.compat import TASKS_MODULE, task_backends
-from adminflow.models import FlowRun, RunLog, StepRun
-from adminflow.runs import cancel_run, enqueue_run, start_run
+from adminflow.models import FlowRun, RunLog, StepRun, Worker
+from adminflow.runs import cancel_run, enqueue_run, start_run, this_worker
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import execute_queued_run
 from tests.factories import RunningFlowRunFactory
 from tests.run_helpers import database_url, pipeline, step_statuses
+from tests.schedule_helpers import utc
 from tests.test_runflow import runflow
 from tests.testapp.steps import reset_numbers
 
@@ -49,6 +52,17 @@ def sent(settings) -> list:
     """Swap in the dummy backend; return the list of task results sent to it."""
     settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}
     return task_backends["default"].results
+
+
+@pytest.fixture
+def seen_worker():
+    """Return ``seen(ago)``: a task worker ``box:7``, last seen ``ago`` before now."""
+
+    def seen(ago: timedelta) -> Worker:
+        at = timezone.now() - ago
+        return Worker.objects.create(name="box:7", first_seen_at=at, last_seen_at=at)
+
+    return seen
 
 
 @pytest.fixture
@@ -201,6 +215,8 @@ def test_the_task_leaves_a_run_cancelled_while_it_waited_alone(tidy, sent, trace
     assert outcome == "cancelled"
     run.refresh_from_db()
     assert (run.status, run.started_at, run.worker) == (FlowRunStatus.CANCELLED, None, "")
+    # The worker that took the task is alive, whatever became of the run.
+    assert Worker.objects.get().name == this_worker()
     assert trace.events == []
     assert not StepRun.objects.exists()
     assert not RunLog.objects.exists()
@@ -225,6 +241,7 @@ def test_the_task_for_a_run_that_no_longer_exists_only_logs_it(caplog):
 
 def test_a_db_worker_executes_a_run_queued_in_the_database(settings):
     reset_numbers()
+    sent_at = timezone.now()
     settings.ADMINFLOW = {"TASK_BACKEND": "database"}
     run = start_run("numbers", trigger=Trigger.ADMIN)
     enqueue_run(run)
@@ -255,6 +272,10 @@ def test_a_db_worker_executes_a_run_queued_in_the_database(settings):
     assert run.status == FlowRunStatus.SUCCEEDED, run.error
     assert run.worker.startswith(f"{socket.gethostname()}:")
     assert run.worker != f"{socket.gethostname()}:{os.getpid()}"  # executed by the worker
+    # The worker is seen alive: its row is written as it takes the run.
+    worker = Worker.objects.get()
+    assert worker.name == run.worker
+    assert sent_at < worker.first_seen_at <= worker.last_seen_at <= run.finished_at
     assert step_statuses(run) == dict.fromkeys(["add", "double", "increment", "total"], "succeeded")
     assert RunLog.objects.filter(run=run, message="stored [3, 5, 7] in 'numbers'").exists()
     task.refresh_from_db()
@@ -264,8 +285,9 @@ def test_a_db_worker_executes_a_run_queued_in_the_database(settings):
 # runflow --enqueue
 
 
-def test_runflow_enqueue_queues_the_run_and_prints_its_id(settings):
+def test_runflow_enqueue_queues_the_run_and_prints_its_id(settings, seen_worker):
     settings.ADMINFLOW = {"TASK_BACKEND": "database"}
+    seen_worker(timedelta(minutes=10))
 
     out, err, code = runflow("numbers", "--enqueue", "--debug")
 
@@ -276,7 +298,8 @@ def test_runflow_enqueue_queues_the_run_and_prints_its_id(settings):
     assert str(DBTaskResult.objects.get().id) == run.task_id
 
 
-def test_runflow_enqueue_quietly_prints_only_the_run_id(sent):
+def test_runflow_enqueue_quietly_prints_only_the_run_id(sent, seen_worker):
+    seen_worker(timedelta(0))
     out, err, code = runflow("numbers", "--enqueue", "-v0")
 
     assert (code, err) == (0, "")
@@ -317,3 +340,83 @@ def test_runflow_enqueue_that_the_backend_refuses_exits_1_with_the_reason(sent, 
     assert err == f"CommandError: run {run.pk} of flow 'numbers' failed: {run.error}\n"
     assert "could not be sent to the Tasks backend 'default' (queue 'flows')" in run.error
     assert out == ""
+
+
+# runflow --enqueue with no worker seen lately
+
+
+def test_runflow_enqueue_warns_when_no_worker_was_ever_seen(settings):
+    settings.ADMINFLOW = {"TASK_BACKEND": "database"}
+
+    out, err, code = runflow("numbers", "--enqueue")
+
+    assert code == 0
+    run = FlowRun.objects.get()
+    assert run.status == FlowRunStatus.QUEUED
+    assert out == f"Run {run.pk} of flow 'numbers': queued, task {run.task_id}\n"
+    assert err == (
+        f"Warning: Run {run.pk} waits for a task worker, and no worker has ever been seen "
+        "taking a run. If no worker is running, start one with "
+        "`manage.py db_worker --backend database`: a queued run that no worker takes is "
+        "failed after ADMINFLOW['QUEUED_TIMEOUT'] (1800 seconds).\n"
+    )
+
+
+def test_runflow_enqueue_warns_naming_the_last_worker_seen_and_when(
+    settings, seen_worker, time_machine
+):
+    settings.ADMINFLOW = {"TASK_BACKEND": "database", "QUEUED_TIMEOUT": 600}
+    time_machine.move_to(utc(2024, 6, 1, 15, 0), tick=False)
+    seen_worker(timedelta(hours=3))
+
+    out, err, code = runflow("numbers", "--enqueue")
+
+    assert code == 0
+    run = FlowRun.objects.get()
+    assert out == f"Run {run.pk} of flow 'numbers': queued, task {run.task_id}\n"
+    assert err == (
+        f"Warning: Run {run.pk} waits for a task worker, and none has been seen within "
+        "ADMINFLOW['WORKER_SEEN_WITHIN'] (3600 seconds): the last, box:7, was seen at "
+        "2024-06-01 12:00:00 UTC (3 hours ago). If no worker is running, start one with "
+        "`manage.py db_worker --backend database`: a queued run that no worker takes is "
+        "failed after ADMINFLOW['QUEUED_TIMEOUT'] (600 seconds).\n"
+    )
+
+
+@pytest.mark.parametrize(("within", "warned"), [(None, False), (300, True)])
+def test_runflow_enqueue_warns_only_past_worker_seen_within(settings, seen_worker, within, warned):
+    settings.ADMINFLOW = {"TASK_BACKEND": "database"}
+    if within is not None:
+        settings.ADMINFLOW["WORKER_SEEN_WITHIN"] = within
+    seen_worker(timedelta(minutes=10))
+
+    _out, err, code = runflow("numbers", "--enqueue")
+
+    assert code == 0
+    if warned:
+        assert err.startswith(f"Warning: Run {FlowRun.objects.get().pk} waits for a task worker")
+        assert "(300 seconds): the last, box:7, was seen at " in err
+    else:
+        assert err == ""
+
+
+def test_runflow_enqueue_warns_even_quietly_saying_how_to_start_another_backends_worker(sent):
+    out, err, code = runflow("numbers", "--enqueue", "-v0")
+
+    assert code == 0
+    run = FlowRun.objects.get()
+    assert out == f"{run.pk}\n"
+    assert err.startswith(f"Warning: Run {run.pk} waits for a task worker, and no worker ")
+    assert "If no worker is running, start a worker for Tasks backend 'default', " in err
+    assert "queue 'default': a queued run that no worker takes is failed after " in err
+
+
+def test_runflow_enqueue_to_a_worker_in_this_process_notes_it_and_does_not_warn():
+    # The immediate backend executes the task as it is sent, as a worker would.
+    out, err, code = runflow("numbers", "--enqueue")
+
+    assert (code, err) == (0, "")
+    run = FlowRun.objects.get()
+    assert run.status == FlowRunStatus.SUCCEEDED
+    assert out == f"Run {run.pk} of flow 'numbers': succeeded, task {run.task_id}\n"
+    assert list(Worker.objects.values_list("name", flat=True)) == [this_worker()]

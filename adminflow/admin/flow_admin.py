@@ -3,14 +3,18 @@
 Running a flow from here only queues it and hands it to the Tasks framework
 (:func:`adminflow.runs.start_run` with ``execute="worker"``),
 which sends it once the transaction commits: a flow never runs inside the
-web request.
+web request. A queued run that no task worker took, while none was seen
+lately (:mod:`adminflow.runs.workers`), is said to wait: at once by the
+action, then on the flow's row and page.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms import Field
@@ -27,6 +31,7 @@ from ..engine import AdminflowError, FlowConfigError
 from ..models import Flow, FlowRun
 from ..registry import flow_registry
 from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
+from ..runs.workers import last_worker_seen, no_worker_warning, waits_for_worker
 from ..states import Trigger
 from .display import change_link, format_duration, status_badge
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
@@ -54,7 +59,9 @@ SPEC_HELP = _(
 def queue_runs(
     modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet[Flow], *, debug: bool
 ) -> None:
-    """Queue a run of each selected flow and say, per flow, what became of it."""
+    """Queue a run of each selected flow and say, per flow, what became of it; warn once
+    if the queued runs wait for a task worker and none was seen lately."""
+    queued = []
     for row in queryset:
         try:
             run = start_run(
@@ -63,6 +70,7 @@ def queue_runs(
         except AdminflowError as exc:
             modeladmin.message_user(request, *refusal(modeladmin, row, exc))
             continue
+        queued.append(run)
         modeladmin.message_user(
             request,
             format_html(
@@ -73,6 +81,8 @@ def queue_runs(
             ),
             messages.SUCCESS,
         )
+    if warning := no_worker_warning(queued):
+        modeladmin.message_user(request, warning, messages.WARNING)
 
 
 def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[SafeString, int]:
@@ -140,6 +150,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     search_fields = ["name", "description"]
     actions = [run_selected_flows, debug_run_selected_flows]
     readonly_fields = [
+        "active_run",
         "config_template",
         "steps_picture",
         "shown_config",
@@ -165,9 +176,18 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
                 last_run_finished_at=_run_subquery("finished_at", active=False),
                 active_run_id=_run_subquery("pk", active=True),
                 active_run_status=_run_subquery("status", active=True),
+                active_run_worker=_run_subquery("worker", active=True),
                 **last_scheduled_run_annotations(),
             )
         )
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        changelist = super().get_changelist_instance(request)
+        # One look at the workers for the whole page, and only if some flow's run waits.
+        seen = cache(last_worker_seen)
+        for row in changelist.result_list:
+            row.last_worker_seen = seen
+        return changelist
 
     def has_run_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may run flows (``adminflow.run_flow``)."""
@@ -206,9 +226,29 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         if obj.active_run_id is None:
             return "—"
         return format_html(
-            "{} {}",
+            "{} {}{}",
             self.run_link(obj.active_run_id, f"#{obj.active_run_id}"),
             status_badge(obj.active_run_status),
+            self.waiting_note(obj),
+        )
+
+    def waiting_note(self, obj: Flow) -> SafeString | str:
+        """Return "waiting: no worker seen since …" if the flow's active run waits for a
+        task worker and none was seen within ``ADMINFLOW["WORKER_SEEN_WITHIN"]``."""
+        if not waits_for_worker(obj.active_run_status, obj.active_run_worker):
+            return ""
+        # A changelist looks once for all its flows; a change page has one flow.
+        sighting = getattr(obj, "last_worker_seen", last_worker_seen)()
+        if sighting.alive:
+            return ""
+        if sighting.last_seen_at is None:
+            return format_html(" <strong>{}</strong>", _("waiting: no worker seen yet"))
+        when = timezone.localtime(sighting.last_seen_at)
+        return format_html(
+            ' <strong title="{}">{}</strong>',
+            sighting.name,
+            _("waiting: no worker seen since %(time)s")
+            % {"time": date_format(when, "DATETIME_FORMAT")},
         )
 
     # The change form
@@ -226,8 +266,9 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         config: list[Any] = ["config" if editable else "shown_config"]
         if obj is not None:
             config = [(config[0], "config_template")]
+        main = ["name", "description", "enabled", *(["active_run"] if obj is not None else [])]
         fieldsets: list[Any] = [
-            (None, {"fields": ["name", "description", "enabled"]}),
+            (None, {"fields": main}),
             (_("Config"), {"fields": config}),
         ]
         if is_data_defined(obj):

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from ..engine import AdminflowError
 from ..models import FlowRun
 from ..runs import cancel_run, rerun_run, resume_run
+from ..runs.workers import no_worker_warning
 from ..states import CANCELLABLE, RERUNNABLE, RESUMABLE, Trigger
 
 if TYPE_CHECKING:
@@ -104,7 +105,8 @@ def _queue_each(
     queue: Callable[[FlowRun], FlowRun],
     relation: str,
 ) -> list[FlowRun]:
-    """Queue a new run for each run in a legal state and send it to the Tasks backend."""
+    """Queue a new run for each run in a legal state and send it to the Tasks backend;
+    warn once if the new runs wait for a task worker and none was seen lately."""
     queued = []
     for run in _each(modeladmin, request, queryset, legal, verb):
         try:
@@ -125,6 +127,8 @@ def _queue_each(
             ),
             messages.SUCCESS,
         )
+    if warning := no_worker_warning(queued):
+        modeladmin.message_user(request, warning, messages.WARNING)
     return queued
 
 

@@ -288,11 +288,16 @@ class RunRecorder(FlowObserver):
     def heartbeat(self) -> None:
         """Mark the run alive; on a cancel request, or if the run ended elsewhere, stop it.
 
-        The common case is two UPDATEs (the held queued runs, this run); a
-        third only runs once a cancel was requested (or the reaper gave the
-        run up), to tell which.
+        The common case is three UPDATEs (the task worker's row, the held
+        queued runs, this run); a fourth only runs once a cancel was
+        requested (or the reaper gave the run up), to tell which.
         """
+        # Imported here, where the worker is beaten: recording needs nothing else of it.
+        from .workers import worker_beat
+
         now = timezone.now()
+        # A task worker stays seen alive while it executes; runflow has no row to beat.
+        worker_beat(self.run.worker, now)
         # Runs this process queued to execute after this one (`runflow --due`) are
         # alive while it is; without a beat they would be reaped as lost.
         FlowRun.objects.filter(status=FlowRunStatus.QUEUED, worker=self.run.worker).update(
