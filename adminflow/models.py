@@ -191,6 +191,17 @@ class FlowRunQuerySet(models.QuerySet["FlowRun"]):
         return self.exclude(status__in=ACTIVE_RUN_STATUSES)
 
 
+class ConfigSource(models.TextChoices):
+    """Which config a run ran with, so that its page can say where its config came from."""
+
+    FLOW = "flow", _("the flow's stored config")
+    """The ``Flow`` row's config (else the flow's default), as it was when the run was queued."""
+    GIVEN = "given", _("a config given to the run")
+    """A config handed to the run as it started (``runflow --config``, an API call)."""
+    RUN = "run", _("the config of an earlier run")
+    """A re-run's or a resume's: the config of the run it repeats (``config_from``)."""
+
+
 class FlowRun(models.Model):
     """One run of a flow: who started it, how it went, what it did."""
 
@@ -225,8 +236,21 @@ class FlowRun(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
+    storer_report = models.TextField(
+        blank=True, help_text=_("What the storer said while storing, e.g. a debug store's plan.")
+    )
     resumed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumes"
+    )
+    # Blank on runs recorded before runs said where their config came from.
+    config_source = models.CharField(max_length=8, choices=ConfigSource.choices, blank=True)
+    config_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("For a config_source of 'run': the run whose config this run used."),
     )
     cancel_requested = models.BooleanField(default=False)
     scheduled_for = models.DateTimeField(

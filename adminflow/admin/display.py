@@ -1,4 +1,4 @@
-"""Small display helpers the flow and run admins share: status badges, durations.
+"""Small display helpers the flow and run admins share: status badges, durations, waiting notes.
 
 The badge's colour comes from the CSS class :func:`adminflow.admin.graph.status_class`
 gives, so badges and the DAG picture's nodes share one palette
@@ -7,14 +7,19 @@ gives, so badges and the DAG picture's nodes share one palette
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin import AdminSite
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
 
+from ..runs.workers import WorkerSighting, last_worker_seen, waits_for_worker
 from ..states import FlowRunStatus, StepRunStatus
 from .graph import status_class
 
@@ -76,3 +81,30 @@ def change_link(admin_site: AdminSite, model: type[Model], pk: Any, text: Any) -
     if url is None:
         return format_html("{}", text)
     return format_html('<a href="{}">{}</a>', url, text)
+
+
+def waiting_note(
+    status: str | None,
+    worker: str | None,
+    seen: Callable[[], WorkerSighting] = last_worker_seen,
+) -> SafeString | str:
+    """Return " waiting: no worker seen since …" if a run in ``status``, held by ``worker``,
+    waits for a task worker and none was seen within ``ADMINFLOW["WORKER_SEEN_WITHIN"]``.
+
+    ``seen`` looks at the workers, and is called only if the run waits: a
+    changelist passes one cached look for all its rows. Else return "".
+    """
+    if not waits_for_worker(status or "", worker or ""):
+        return ""
+    sighting = seen()
+    if sighting.alive:
+        return ""
+    if sighting.last_seen_at is None:
+        return format_html(" <strong>{}</strong>", _("waiting: no worker seen yet"))
+    when = timezone.localtime(sighting.last_seen_at)
+    return format_html(
+        ' <strong title="{}">{}</strong>',
+        sighting.name,
+        _("waiting: no worker seen since %(time)s")
+        % {"time": date_format(when, "DATETIME_FORMAT")},
+    )

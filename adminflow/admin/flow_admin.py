@@ -31,9 +31,9 @@ from ..engine import AdminflowError, FlowConfigError
 from ..models import Flow, FlowRun
 from ..registry import flow_registry
 from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
-from ..runs.workers import last_worker_seen, no_worker_warning, waits_for_worker
+from ..runs.workers import last_worker_seen, no_worker_warning
 from ..states import Trigger
-from .display import change_link, format_duration, status_badge
+from .display import change_link, format_duration, status_badge, waiting_note
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
 from .graph import flow_graph_svg, graph_steps_of_flow
@@ -235,21 +235,9 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     def waiting_note(self, obj: Flow) -> SafeString | str:
         """Return "waiting: no worker seen since …" if the flow's active run waits for a
         task worker and none was seen within ``ADMINFLOW["WORKER_SEEN_WITHIN"]``."""
-        if not waits_for_worker(obj.active_run_status, obj.active_run_worker):
-            return ""
         # A changelist looks once for all its flows; a change page has one flow.
-        sighting = getattr(obj, "last_worker_seen", last_worker_seen)()
-        if sighting.alive:
-            return ""
-        if sighting.last_seen_at is None:
-            return format_html(" <strong>{}</strong>", _("waiting: no worker seen yet"))
-        when = timezone.localtime(sighting.last_seen_at)
-        return format_html(
-            ' <strong title="{}">{}</strong>',
-            sighting.name,
-            _("waiting: no worker seen since %(time)s")
-            % {"time": date_format(when, "DATETIME_FORMAT")},
-        )
+        seen = getattr(obj, "last_worker_seen", last_worker_seen)
+        return waiting_note(obj.active_run_status, obj.active_run_worker, seen)
 
     # The change form
 

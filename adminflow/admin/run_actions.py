@@ -1,4 +1,8 @@
-"""The run admin's actions: cancel, re-run with the same config, resume.
+"""The run admin's actions: cancel, re-run with the same config, resume with either config.
+
+A failed run resumes with its own config, or with its flow's current stored
+config (for a run that failed on a config corrected since); the message
+naming the new run says which config it uses.
 
 Each is an admin action (``@admin.action`` with its own permission, offered
 on the changelist) and also behind a POST button on the run page, which
@@ -24,8 +28,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..engine import AdminflowError
-from ..models import FlowRun
+from ..models import ConfigSource, FlowRun
 from ..runs import cancel_run, rerun_run, resume_run
+from ..runs.service import ResumeConfig
 from ..runs.workers import no_worker_warning
 from ..states import CANCELLABLE, RERUNNABLE, RESUMABLE, Trigger
 
@@ -76,24 +81,59 @@ def rerun_runs(
     )
 
 
-@admin.action(permissions=["resume"], description=gettext_lazy("Resume selected failed runs"))
+@admin.action(
+    permissions=["resume"],
+    description=gettext_lazy("Resume selected failed runs with their own config"),
+)
 def resume_runs(
     modeladmin: FlowRunAdmin, request: HttpRequest, queryset: QuerySet[FlowRun]
 ) -> list[FlowRun]:
-    """Queue a run that picks up where each selected failed run stopped."""
+    """Queue a run that picks up where each selected failed run stopped, with its config."""
+    return _resume_each(modeladmin, request, queryset, "run")
 
+
+@admin.action(
+    permissions=["resume"],
+    description=gettext_lazy("Resume selected failed runs with the flow's current config"),
+)
+def resume_runs_with_flow_config(
+    modeladmin: FlowRunAdmin, request: HttpRequest, queryset: QuerySet[FlowRun]
+) -> list[FlowRun]:
+    """Queue a run that picks up where each selected failed run stopped, with its flow's
+    stored config as it is now."""
+    return _resume_each(modeladmin, request, queryset, "flow")
+
+
+RUN_ACTIONS = {
+    "cancel": cancel_runs,
+    "rerun": rerun_runs,
+    "resume": resume_runs,
+    "resume_flow": resume_runs_with_flow_config,
+}
+"""The run page's buttons, by the name in their URL; each needs its action's permissions."""
+
+LEGAL_STATES = {
+    "cancel": CANCELLABLE,
+    "rerun": RERUNNABLE,
+    "resume": RESUMABLE,
+    "resume_flow": RESUMABLE,
+}
+
+
+def _resume_each(
+    modeladmin: FlowRunAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[FlowRun],
+    config: ResumeConfig,
+) -> list[FlowRun]:
     def resume(run: FlowRun) -> FlowRun:
-        return resume_run(run, user=request.user, trigger=Trigger.ADMIN, execute="worker")
+        return resume_run(
+            run, user=request.user, trigger=Trigger.ADMIN, execute="worker", config=config
+        )
 
     return _queue_each(
         modeladmin, request, queryset, RESUMABLE, _("resumed"), resume, _("resuming")
     )
-
-
-RUN_ACTIONS = {"cancel": cancel_runs, "rerun": rerun_runs, "resume": resume_runs}
-"""The run page's buttons, by the name in their URL; each needs ``has_<name>_permission``."""
-
-LEGAL_STATES = {"cancel": CANCELLABLE, "rerun": RERUNNABLE, "resume": RESUMABLE}
 
 
 def _queue_each(
@@ -120,10 +160,11 @@ def _queue_each(
         modeladmin.message_user(
             request,
             format_html(
-                _("Run {} queued, {} run {}."),
+                _("Run {} queued, {} run {}; it uses {}."),
                 _run_link(modeladmin, new_run),
                 relation,
                 _run_link(modeladmin, run),
+                _config_used(modeladmin, new_run),
             ),
             messages.SUCCESS,
         )
@@ -155,6 +196,13 @@ def _each(
             messages.WARNING,
         )
     return runs
+
+
+def _config_used(modeladmin: FlowRunAdmin, run: FlowRun) -> str:
+    """Return which config the new ``run`` uses, as the end of a sentence."""
+    if run.config_source == ConfigSource.RUN and run.config_from is not None:
+        return format_html(_("the config of run {}"), _run_link(modeladmin, run.config_from))
+    return run.get_config_source_display()
 
 
 def _run_link(modeladmin: FlowRunAdmin, run: FlowRun) -> str:

@@ -34,9 +34,16 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Flow, FlowRun, RecordChange, StepRun
-from .display import format_duration, status_badge
+from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
-from .run_actions import LEGAL_STATES, RUN_ACTIONS, cancel_runs, rerun_runs, resume_runs
+from .run_actions import (
+    LEGAL_STATES,
+    RUN_ACTIONS,
+    cancel_runs,
+    rerun_runs,
+    resume_runs,
+    resume_runs_with_flow_config,
+)
 from .run_page import (
     CHANGES_PAGE_SIZE,
     LEVEL_CHOICES,
@@ -62,7 +69,8 @@ LIVE_PARAMS = ("after", "first", "lines")
 BUTTON_LABELS = {
     "cancel": _("Cancel run"),
     "rerun": _("Re-run with the same config"),
-    "resume": _("Resume"),
+    "resume": _("Resume with this run's config"),
+    "resume_flow": _("Resume with the flow's current config"),
 }
 
 
@@ -87,7 +95,7 @@ class FlowRunAdmin(admin.ModelAdmin):
     search_help_text = _("Search by flow name, error or worker.")
     # The paginator's COUNT of the filtered runs is enough; skip a second over the whole table.
     show_full_result_count = False
-    actions = [cancel_runs, rerun_runs, resume_runs]
+    actions = [cancel_runs, rerun_runs, resume_runs, resume_runs_with_flow_config]
     run_template = "admin/adminflow/flowrun/run.html"
     state_template = "admin/adminflow/flowrun/includes/state.html"
     log_pager_template = "admin/adminflow/flowrun/includes/log_pager.html"
@@ -117,6 +125,13 @@ class FlowRunAdmin(admin.ModelAdmin):
 
     def _has_run_permission(self, request: HttpRequest, action: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.{action}_{self.opts.model_name}")
+
+    def _may_press(self, request: HttpRequest, button: str) -> bool:
+        """Return whether the user has every permission of the action behind ``button``."""
+        return all(
+            getattr(self, f"has_{permission}_permission")(request)
+            for permission in RUN_ACTIONS[button].allowed_permissions
+        )
 
     # The changelist
 
@@ -221,8 +236,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         """Apply a run page button (POST only) and go back to the run, or to the new run."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        allowed = getattr(self, f"has_{action}_permission")(request)
-        if not (allowed and self.has_view_or_change_permission(request)):
+        if not (self._may_press(request, action) and self.has_view_or_change_permission(request)):
             raise PermissionDenied
         run = self.get_object(request, unquote(object_id))
         if run is None:
@@ -263,6 +277,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "status_badge": status_badge(run.status),
             "duration": format_duration(run.duration),
             "resumed_by": list(run.resumes.order_by("pk").values_list("pk", flat=True)[:20]),
+            "waiting_note": waiting_note(run.status, run.worker),
             "config_yaml": config_yaml(run.config_snapshot),
             "metadata": metadata_rows(run.metadata),
             "steps": steps,
@@ -332,8 +347,7 @@ class FlowRunAdmin(admin.ModelAdmin):
                 "states": " ".join(sorted(LEGAL_STATES[action])),
             }
             for action in RUN_ACTIONS
-            if run.status in LEGAL_STATES[action]
-            and getattr(self, f"has_{action}_permission")(request)
+            if run.status in LEGAL_STATES[action] and self._may_press(request, action)
         ]
 
     def _admin_url(self, model: type[Model], view: str, *args: Any) -> str | None:

@@ -415,6 +415,8 @@ def live_payload(
                 "started_at": _when(run.started_at),
                 "finished_at": _when(run.finished_at),
                 "duration": format_duration(run.duration),
+                # Blank until a worker takes the run: the page shows it from then on.
+                "worker": run.worker,
                 "records_loaded": run.records_loaded,
                 "records_stored": run.records_stored,
                 "records_added": run.records_added,

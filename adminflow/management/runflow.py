@@ -39,6 +39,8 @@ from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
 
 FAILED = 1
 USAGE = 2
+RESUME_CONFIGS = ("run", "flow")
+"""What ``--resume-config`` takes: the failed run's config, or the flow's stored config."""
 # The signals that cancel a run cleanly: Ctrl-C, and what supervisors send to stop a process.
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -90,10 +92,22 @@ def run_here(flow: str, options: RunOptions, console: Console) -> None:
     exit_unless_succeeded(execute_here(run, console))
 
 
-def resume(run_id: int, console: Console) -> None:
-    """Resume the failed run ``run_id`` here, as :func:`run_here` runs a flow."""
+def resume(run_id: int, console: Console, *, config: str = "run") -> None:
+    """Resume the failed run ``run_id`` here, as :func:`run_here` runs a flow.
+
+    ``config`` is ``run`` (the failed run's config) or ``flow`` (the flow's
+    current stored config); the command says which before the run starts.
+    Raise a usage error for any other.
+    """
+    if config not in RESUME_CONFIGS:
+        raise usage_error(f"--resume-config must be 'run' or 'flow', not '{config}'")
     failed = find_run(run_id)
-    run = resume_run(failed, trigger=Trigger.COMMAND, execute="here")
+    run = resume_run(failed, trigger=Trigger.COMMAND, execute="here", config=config)
+    if console.verbosity > 0:
+        used = f"the config of run {failed.pk}" if config == "run" else "the flow's stored config"
+        console.stdout.write(
+            f"Resuming run {failed.pk} of flow '{failed.flow.name}' as run {run.pk}, with {used}."
+        )
     exit_unless_succeeded(execute_here(run, console))
 
 

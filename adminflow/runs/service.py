@@ -47,7 +47,7 @@ from ..engine import (
     StepKind,
     StepMode,
 )
-from ..models import ONE_ACTIVE_RUN, Flow, FlowRun, StepRun
+from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun, StepRun
 from ..reconnect import retried_if_lost
 from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
 from ..storage import bind_storer
@@ -57,6 +57,7 @@ from .config import (
     configure,
     configure_again,
     configure_flow,
+    configure_stored,
     get_flow_row,
 )
 from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
@@ -68,6 +69,9 @@ from .step_rows import step_rows
 
 Executor = Literal["here", "worker"]
 """Who will execute a run being queued: this process (``runflow``), or a Tasks worker."""
+
+ResumeConfig = Literal["run", "flow"]
+"""Which config a resume uses: the failed run's own, or the flow's current stored config."""
 
 START_ATTEMPTS = 3
 """How often a start tries to insert its run while runs that refused it keep ending."""
@@ -114,6 +118,7 @@ def start_run(
         debug=debug,
         scheduled_for=scheduled_for,
         execute=execute,
+        config_source=ConfigSource.FLOW if config is None else ConfigSource.GIVEN,
     )
 
 
@@ -126,9 +131,19 @@ def rerun_run(
     config (:func:`adminflow.runs.config.config_of_run`). ``execute`` is as
     for :func:`start_run`; raise what it raises.
     """
-    config = config_of_run(build_flow(run.flow), run)
-    return start_run(
-        run.flow, trigger=trigger, user=user, debug=run.debug, config=config, execute=execute
+    row = run.flow
+    config = config_of_run(build_flow(row), run)
+    _check_enabled(row)
+    configured = configure_flow(row, config=config, debug=run.debug)
+    return _queue(
+        row,
+        configured,
+        trigger,
+        user,
+        debug=run.debug,
+        execute=execute,
+        config_source=ConfigSource.RUN,
+        config_from=run,
     )
 
 
@@ -145,6 +160,8 @@ def _queue(
     *,
     debug: bool,
     execute: Executor | None,
+    config_source: ConfigSource,
+    config_from: FlowRun | None = None,
     resumed_from: FlowRun | None = None,
     metadata: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
@@ -157,6 +174,8 @@ def _queue(
         triggered_by=user if getattr(user, "is_authenticated", False) else None,
         debug=debug,
         config_snapshot=configured.snapshot,
+        config_source=config_source,
+        config_from=config_from,
         step_modes=modes,
         num_threads=configured.num_threads,
         resumed_from=resumed_from,
@@ -311,6 +330,10 @@ def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> None
         "traceback": cut(
             result.traceback or "", adminflow_settings.MAX_LOG_LINE_LENGTH, keep_end=True
         ),
+        # What a debug store would have written, above all: the run's page shows it.
+        "storer_report": cut(
+            "\n".join(result.storer_report), adminflow_settings.MAX_LOG_LINE_LENGTH
+        ),
     }
     # A DjangoRecordStorer says what it added, changed and removed; others say nothing.
     counts = getattr(configured.storer, "last_store_counts", None)
@@ -399,7 +422,12 @@ def _lost_reason(run: FlowRun, now: datetime) -> str:
 
 
 def resume_run(
-    run: FlowRun, *, user: Any = None, trigger: str = Trigger.ADMIN, execute: Executor | None = None
+    run: FlowRun,
+    *,
+    user: Any = None,
+    trigger: str = Trigger.ADMIN,
+    execute: Executor | None = None,
+    config: ResumeConfig = "run",
 ) -> FlowRun:
     """Queue a run that picks up where the failed ``run`` stopped, and return it.
 
@@ -407,18 +435,24 @@ def resume_run(
     propagate steps that did not succeed run again, with ``run``'s metadata
     restored: exactly for values stored as JSON, not at all for values kept
     only as their repr. Otherwise nothing outside changed and the whole flow
-    runs again. Both use ``run``'s config. ``execute`` is as for
-    :func:`start_run`. Raise RunNotResumable unless ``run`` failed, and
-    whatever :func:`start_run` raises.
+    runs again. ``config`` says which config the new run uses: ``"run"``,
+    ``run``'s own; ``"flow"``, the flow's current stored config (in ``run``'s
+    debug mode), for a run that failed on a config corrected since. The new
+    run records which. ``execute`` is as for :func:`start_run`. Raise
+    ValueError for another ``config``, RunNotResumable unless ``run``
+    failed, and whatever :func:`start_run` raises.
     """
+    if config not in (ConfigSource.RUN, ConfigSource.FLOW):
+        raise ValueError(f"resume with config 'run' or 'flow', not {config!r}")
     if run.status not in RESUMABLE:
         raise RunNotResumable(
             f"run {run.pk} of flow '{run.flow.name}' is {run.status}; only failed runs can be resumed"
         )
     row = run.flow
+    if config == ConfigSource.FLOW:
+        row.refresh_from_db()  # its config now, not as it was when the run was loaded
     _check_enabled(row)
     flow = build_flow(row)
-    config = config_of_run(flow, run)
     modes = None
     metadata = None
     if run.records_stored is not None:
@@ -429,7 +463,11 @@ def resume_run(
         )
         modes = {name: StepMode.EXCLUDE for name in flow.steps if name not in rerun}
         metadata = metadata_from_json(run.metadata)
-    configured = configure(flow, config, modes=modes)
+    if config == ConfigSource.FLOW:
+        # The stored config knows nothing of the run's debug mode: keep it as the run had it.
+        configured = configure_stored(row, flow, debug=run.debug, modes=modes)
+    else:
+        configured = configure(flow, config_of_run(flow, run), modes=modes)
     return _queue(
         row,
         configured,
@@ -437,6 +475,8 @@ def resume_run(
         user,
         debug=run.debug,
         execute=execute,
+        config_source=ConfigSource(config),
+        config_from=run if config == ConfigSource.RUN else None,
         resumed_from=run,
         metadata=metadata,
     )

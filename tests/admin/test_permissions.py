@@ -251,6 +251,33 @@ CASES = [
         )
         for name, of in [("cancel", "queued"), ("rerun", "failed"), ("resume", "failed")]
     ),
+    # Resuming with the flow's current config: the resume permission, as button and action.
+    Case(
+        "flowrun_resume_flow",
+        failed,
+        method="post",
+        grants=("view_flowrun", "resume_flowrun"),
+        lacking=(frozenset({"resume_flowrun"}), VIEW_RUN),
+        served=302,
+        changes=True,
+    ),
+    Case(
+        "flowrun_resume_flow",
+        failed,
+        grants=("view_flowrun", "resume_flowrun"),
+        lacking=(frozenset({"resume_flowrun"}), VIEW_RUN),
+        served=405,
+    ),
+    Case(
+        "flowrun_changelist",
+        method="post",
+        action="resume_runs_with_flow_config",
+        on="failed",
+        grants=("view_flowrun", "resume_flowrun"),
+        lacking=(frozenset({"resume_flowrun"}), VIEW_RUN),
+        served=302,
+        changes=True,
+    ),
     # Records and their changes: read-only
     *(
         Case(

@@ -58,7 +58,7 @@ def state(run: FlowRun) -> tuple[str, bool]:
         ("running", ["cancel"]),
         ("succeeded", ["rerun"]),
         ("cancelled", ["rerun"]),
-        ("failed", ["rerun", "resume"]),
+        ("failed", ["rerun", "resume", "resume_flow"]),
     ],
 )
 def test_a_run_offers_the_buttons_its_state_allows(status: str, buttons: list[str]) -> None:
@@ -68,7 +68,7 @@ def test_a_run_offers_the_buttons_its_state_allows(status: str, buttons: list[st
 
     assert [button["action"] for button in response.context["buttons"]] == buttons
     page = response.content.decode()
-    for action in ("cancel", "rerun", "resume"):
+    for action in ("cancel", "rerun", "resume", "resume_flow"):
         assert (f'action="{run_url(run, action)}"' in page) == (action in buttons)
 
 
@@ -77,7 +77,7 @@ def test_a_run_offers_only_the_buttons_the_user_may_press() -> None:
 
     assert client_for(VIEW).get(run_url(run)).context["buttons"] == []
     offered = client_for(VIEW, RESUME).get(run_url(run)).context["buttons"]
-    assert [button["action"] for button in offered] == ["resume"]
+    assert [button["action"] for button in offered] == ["resume", "resume_flow"]
 
 
 # Who may press them
@@ -227,6 +227,7 @@ def test_a_rerun_queues_a_new_run_with_the_same_config(
     assert response["Location"] == run_url(new)
     assert messages_of(response) == [
         f'Run <a href="{run_url(new)}">{new}</a> queued, a re-run of run '
+        f'<a href="{run_url(old)}">{old}</a>; it uses the config of run '
         f'<a href="{run_url(old)}">{old}</a>.'
     ]
 
@@ -359,3 +360,65 @@ def test_the_resume_action_resumes_each_failed_run_selected(
     assert not FlowRun.objects.filter(resumed_from=succeeded).exists()
     assert len(enqueued) == 1
     assert len(messages_of(response)) == 2
+
+
+# Resume with the run's config or the flow's
+
+
+def test_resuming_with_the_runs_config_says_so(numbers: Flow) -> None:
+    old = numbers_run("failed", add={"numbers": [7]})
+    numbers.config = {"add": {"numbers": [9]}}
+    numbers.save()
+
+    response = client_for(*EVERY_ACTION).post(run_url(old, "resume"))
+
+    new = FlowRun.objects.get(resumed_from=old)
+    assert new.config_snapshot["add"]["numbers"] == [7]
+    assert (new.config_source, new.config_from) == ("run", old)
+    assert messages_of(response) == [
+        f'Run <a href="{run_url(new)}">{new}</a> queued, resuming run '
+        f'<a href="{run_url(old)}">{old}</a>; it uses the config of run '
+        f'<a href="{run_url(old)}">{old}</a>.'
+    ]
+
+
+def test_resuming_with_the_flows_config_uses_the_config_corrected_since(
+    numbers: Flow, django_capture_on_commit_callbacks
+) -> None:
+    old = numbers_run("failed", add={"numbers": [7]})
+    numbers.config = {"add": {"numbers": [9]}}
+    numbers.save()
+
+    with django_capture_on_commit_callbacks() as enqueued:
+        response = client_for(*EVERY_ACTION).post(run_url(old, "resume_flow"))
+
+    new = FlowRun.objects.get(resumed_from=old)
+    assert new.config_snapshot["add"]["numbers"] == [9]
+    assert (new.config_source, new.config_from, new.status) == ("flow", None, "queued")
+    assert len(enqueued) == 1
+    assert response["Location"] == run_url(new)
+    assert messages_of(response) == [
+        f'Run <a href="{run_url(new)}">{new}</a> queued, resuming run '
+        f'<a href="{run_url(old)}">{old}</a>; it uses the flow&#x27;s stored config.'
+    ]
+
+
+def test_the_changelist_resumes_with_the_flows_config(numbers: Flow) -> None:
+    old = numbers_run("failed", add={"numbers": [7]})
+    numbers.config = {"add": {"numbers": [9]}}
+    numbers.save()
+
+    response = post_action(client_for(*EVERY_ACTION), "resume_runs_with_flow_config", [old])
+
+    new = FlowRun.objects.get(resumed_from=old)
+    assert new.config_snapshot["add"]["numbers"] == [9]
+    assert messages_of(response)[0].endswith("; it uses the flow&#x27;s stored config.")
+
+
+def test_resuming_with_the_flows_config_needs_the_resume_permission(numbers: Flow) -> None:
+    old = numbers_run("failed")
+
+    response = client_for(VIEW, CANCEL, RERUN).post(run_url(old, "resume_flow"))
+
+    assert response.status_code == 403
+    assert FlowRun.objects.count() == 1

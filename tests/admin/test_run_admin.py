@@ -12,10 +12,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import escape
 
 from adminflow.admin import FlowRunAdmin, RecordChangeAdmin
-from adminflow.models import Flow, FlowRun, RecordChange, StepRun
-from adminflow.runs import start_run
+from adminflow.models import Flow, FlowRun, Record, RecordChange, StepRun, Worker
+from adminflow.runs import execute_run, start_run
 from adminflow.states import FlowRunStatus, StepRunStatus, Trigger
 from tests.factories import (
     FlowFactory,
@@ -24,6 +26,7 @@ from tests.factories import (
     StaffUserFactory,
     StepRunFactory,
 )
+from tests.storer_flows import members_flow
 
 from .run_helpers import (
     CANCEL,
@@ -124,7 +127,11 @@ def test_the_changelist_offers_only_the_actions_the_user_may_take() -> None:
 
     assert actions_offered(client_for(VIEW)) == set()
     assert actions_offered(client_for(VIEW, CANCEL)) == {"cancel_runs"}
-    assert actions_offered(client_for(VIEW, RERUN, RESUME)) == {"rerun_runs", "resume_runs"}
+    assert actions_offered(client_for(VIEW, RERUN, RESUME)) == {
+        "rerun_runs",
+        "resume_runs",
+        "resume_runs_with_flow_config",
+    }
 
 
 @pytest.fixture
@@ -384,7 +391,7 @@ def test_once_a_run_ends_the_live_endpoint_sends_the_page_s_state_as_a_reload_sh
     assert state not in comparable(following)
     assert "Re-run with the same config" in state
     assert "Cancel run" not in state
-    assert "host:4242 · 2 threads" in state
+    assert '<span data-run-field="worker">host:4242</span> · 2 threads' in state
     assert "60 changes · page 1 of 2" in state
     assert 'href="?log_step=a&amp;changes_page=2#changes"' in state
     assert "No record change was recorded" not in state
@@ -449,3 +456,87 @@ def test_a_queued_run_of_a_flow_no_longer_registered_still_shows(viewer: Client)
 
     assert response.status_code == 200
     assert "No step was recorded for this run." in response.content.decode()
+
+
+# Which config a run used, what its storer said, whether it waits for a worker
+
+
+def test_the_run_page_says_which_config_the_run_used(viewer: Client) -> None:
+    earlier = FlowRunFactory(status=FlowRunStatus.FAILED)
+    rerun = finished_run(config_source="run", config_from=earlier)
+    resumed = finished_run(config_source="flow")
+    given = finished_run(config_source="given")
+
+    def config_row(run: FlowRun) -> str:
+        page = viewer.get(run_url(run)).content.decode()
+        return page.split('<th scope="row">Config</th>')[1].split("</tr>")[0].strip()
+
+    assert config_row(rerun) == (
+        f'<td>the config of run <a href="{run_url(earlier)}">#{earlier.pk}</a></td>'
+    )
+    assert config_row(resumed) == "<td>the flow&#x27;s stored config</td>"
+    assert config_row(given) == "<td>a config given to the run</td>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_run_page_says_what_a_debug_store_would_have_written(register) -> None:
+    register(members_flow())
+    Record.objects.create(
+        collection="roster.members", key="ada", data={"netid": "ada", "name": "Ada"}
+    )
+    run = execute_run(start_run("roster", trigger=Trigger.COMMAND, debug=True))
+    run.refresh_from_db()
+
+    page = client_for(VIEW).get(run_url(run)).content.decode()
+
+    row = page.split('<th scope="row">Storer</th>')[1].split("</tr>")[0]
+    assert f'<pre class="adminflow-pre">{escape(run.storer_report)}</pre>' in row
+    assert "debug: would add 1" in row
+
+
+def test_a_run_whose_storer_said_nothing_has_no_storer_row(viewer: Client) -> None:
+    page = viewer.get(run_url(finished_run())).content.decode()
+
+    assert '<th scope="row">Storer</th>' not in page
+
+
+def test_a_queued_run_no_worker_holds_says_it_waits_for_one(viewer: Client) -> None:
+    waiting = FlowRunFactory(status=FlowRunStatus.QUEUED, worker="")
+    page = viewer.get(run_url(waiting)).content.decode()
+    assert "<span data-run-waiting> <strong>waiting: no worker seen yet</strong></span>" in page
+
+    at = timezone.now() - timedelta(hours=3)
+    Worker.objects.create(name="box:7", first_seen_at=at, last_seen_at=at)
+    when = date_format(timezone.localtime(at), "DATETIME_FORMAT")
+    page = viewer.get(run_url(waiting)).content.decode()
+    assert f'<strong title="box:7">waiting: no worker seen since {when}</strong>' in page
+
+
+@pytest.mark.parametrize("case", ["worker seen lately", "run held", "run running"])
+def test_a_run_a_worker_will_take_does_not_say_it_waits(viewer: Client, case: str) -> None:
+    if case == "worker seen lately":
+        now = timezone.now()
+        Worker.objects.create(name="box:7", first_seen_at=now, last_seen_at=now)
+        run = FlowRunFactory(status=FlowRunStatus.QUEUED, worker="")
+    elif case == "run held":
+        run = FlowRunFactory(status=FlowRunStatus.QUEUED, worker="box:7")
+    else:
+        run = RunningFlowRunFactory(worker="box:7")
+
+    page = viewer.get(run_url(run)).content.decode()
+
+    assert "waiting: no worker" not in page
+    assert "data-run-waiting" not in page
+
+
+def test_the_live_endpoint_shows_the_worker_once_one_took_the_run(viewer: Client) -> None:
+    run = FlowRunFactory(status=FlowRunStatus.QUEUED, worker="")
+    page = viewer.get(run_url(run)).content.decode()
+    assert '<span data-run-field="worker">—</span>' in page
+    assert viewer.get(run_url(run, "live")).json()["run"]["fields"]["worker"] == ""
+
+    FlowRun.objects.filter(pk=run.pk).update(
+        status=FlowRunStatus.RUNNING, worker="box:7", started_at=timezone.now()
+    )
+
+    assert viewer.get(run_url(run, "live")).json()["run"]["fields"]["worker"] == "box:7"

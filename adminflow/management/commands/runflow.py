@@ -16,6 +16,10 @@ them with ``--enqueue``: 0 if every one started (and, run here, succeeded),
 1 otherwise. A flow skipped because it is still running is not a failure.
 Safe to call from cron every minute on several machines at once.
 
+``--resume RUN_ID`` resumes a failed run with its own config, or with the
+flow's current stored config with ``--resume-config flow`` (for a run that
+failed on a config corrected since), and says which.
+
 With ``--cancel RUN_ID`` it cancels a queued run at once and asks a running
 one to stop at its next heartbeat: 0 then, 2 for an unknown or finished run.
 """
@@ -97,6 +101,12 @@ class Command(BaseCommand):
         what.add_argument(
             "--resume", type=int, metavar="RUN_ID", help="Resume the failed run RUN_ID."
         )
+        parser.add_argument(
+            "--resume-config",
+            metavar="run|flow",
+            help="With --resume: run with the failed run's config (run, the default) or "
+            "with the flow's current stored config (flow).",
+        )
         what.add_argument(
             "--cancel",
             type=int,
@@ -119,6 +129,7 @@ class Command(BaseCommand):
         describe: bool,
         list_flows: bool,
         resume: int | None,
+        resume_config: str | None,
         cancel: int | None,
         verbosity: int,
         no_color: bool,
@@ -140,6 +151,8 @@ class Command(BaseCommand):
                 "--threads": threads is not None,
             },
         )
+        if resume_config is not None and resume is None:
+            raise usage_error("--resume-config goes with --resume RUN_ID")
         console = Console(
             self.stdout,
             self.stderr,
@@ -154,7 +167,7 @@ class Command(BaseCommand):
             elif list_flows:
                 runflow.list_flows(console)
             elif resume is not None:
-                runflow.resume(resume, console)
+                runflow.resume(resume, console, config=resume_config or "run")
             elif cancel is not None:
                 runflow.cancel(cancel, console)
             elif not flow:

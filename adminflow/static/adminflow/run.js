@@ -68,6 +68,7 @@
       });
       show("[data-run-error-row]", Boolean(run.fields.error));
       show("[data-cancel-requested]", run.cancel_requested && run.active);
+      show("[data-run-waiting]", !run.fields.worker); // a worker took the run: it waits no more
       // A button whose action the new status no longer allows goes away.
       root.querySelectorAll("form[data-states]").forEach((form) => {
         form.hidden = !form.dataset.states.split(" ").includes(run.status);
