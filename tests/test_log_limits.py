@@ -41,13 +41,14 @@ def test_a_step_logging_a_million_lines_keeps_the_cap_and_counts_the_rest(regist
         tracemalloc.stop()
 
     assert run.status == FlowRunStatus.SUCCEEDED
-    # The storer's "loading" line and 999 of the step's are kept; then the count.
+    # The storer's "loading" line, the step's start and 998 of its lines are kept; then
+    # the count of the rest, of the step's end and of the storer's "stored" line.
     assert run.logs.count() == 1001
     assert run.logs.filter(step="talk").count() == 999
     last = run.logs.order_by("id").last()
     assert last.level == logging.WARNING
     assert last.message == (
-        f"{MILLION - 999 + 1} more log lines were not stored: a run keeps at most 1000 "
+        f"{MILLION - 998 + 2} more log lines were not stored: a run keeps at most 1000 "
         "(ADMINFLOW['MAX_LOG_LINES_PER_RUN'])"
     )
     # A million RunLog objects would take hundreds of megabytes.

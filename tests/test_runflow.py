@@ -16,7 +16,7 @@ import yaml
 from django.core.management import CommandError, call_command
 
 from adminflow import AdminFlow
-from adminflow.models import FlowRun, RunLog
+from adminflow.models import FlowRun, RunLog, StepRun
 from adminflow.runs import execute_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
 from tests.engine.helpers import (
@@ -287,9 +287,12 @@ def test_verbosity_chooses_which_log_lines_are_shown(greeter, verbosity, shown, 
     for line in hidden:
         assert line not in out
     # The database keeps every line, whatever is shown.
+    took = StepRun.objects.get(name="greet").duration
     assert list(RunLog.objects.filter(step="greet").values_list("level", "message")) == [
+        (logging.INFO, "greet (update): started"),
         (logging.INFO, "hello"),
         (logging.DEBUG, "greeted"),
+        (logging.INFO, f"greet: succeeded in {took:.2f}s"),
     ]
 
 

@@ -290,9 +290,19 @@ def test_a_successful_run_is_recorded_with_its_steps_counts_and_metadata(registe
     ]
     assert steps[2].depends_on == ["u1"]
     assert all(s.started_at and s.finished_at and s.duration is not None for s in steps[:4])
+    took = {s.name: f"in {s.duration:.2f}s" for s in steps[:4]}
     assert list(run.logs.values_list("step", "level", "message")) == [
+        ("skipped", logging.INFO, "skipped: excluded"),
         ("records", logging.INFO, "loading 2 records"),
+        ("r", logging.INFO, "r (record): started"),
+        ("r", logging.INFO, f"r: succeeded {took['r']}"),
+        ("u1", logging.INFO, "u1 (update): started"),
         ("u1", logging.INFO, "published"),
+        ("u1", logging.INFO, f"u1: succeeded {took['u1']}"),
+        ("u2", logging.INFO, "u2 (update): started"),
+        ("u2", logging.INFO, f"u2: succeeded {took['u2']}"),
+        ("p", logging.INFO, "p (propagate): started"),
+        ("p", logging.INFO, f"p: succeeded {took['p']}"),
         ("records", logging.INFO, "stored 3 records"),
     ]
 

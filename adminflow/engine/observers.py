@@ -2,6 +2,8 @@
 
 A retry or a step past its time limit reaches them as the WARNING line the
 run logs for it; their line for the finished step then says so again.
+:func:`step_line` words a step's start and end once, for the console and
+for a recorded run's log alike.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TextIO
 
 from .events import FlowObserver
 from .limits import seconds_text
@@ -46,6 +48,57 @@ def step_notes(step: StepResult) -> str:
     if step.overdue and step.time_limit is not None:
         notes.append(f"over its time limit of {seconds_text(step.time_limit)}")
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+Paint = Callable[[str, str], str]
+"""Colour a part of a line: ``paint(text, tone)``, a tone being a key of ``_COLOURS``."""
+
+
+def unpainted(text: str, tone: str) -> str:
+    """Return ``text`` as it is: a line for a log, not for a terminal."""
+    return text
+
+
+# A step that was meant to run and did not is worth a warning; one excluded by its
+# config, or that ended as it should, is not.
+_STEP_LEVEL = {
+    StepStatus.FAILED: logging.ERROR,
+    StepStatus.UPSTREAM_FAILED: logging.WARNING,
+    StepStatus.SKIPPED: logging.WARNING,
+    StepStatus.CANCELLED: logging.WARNING,
+}
+
+
+class StepLine(NamedTuple):
+    """A line saying where a step is: its level and its text."""
+
+    level: int
+    text: str
+
+
+def step_line(step: StepResult, paint: Paint = unpainted) -> StepLine:
+    """Return the line that says ``step`` started (while it runs) or how it ended.
+
+    The one wording of a step's moves: the console prints it after
+    ``[STEP]``, a recorded run keeps it in its log, so the two never say
+    different things. A failure gives the error in one line; the traceback
+    is kept elsewhere.
+    """
+    if step.status is StepStatus.RUNNING:
+        debug = " in debug mode" if step.mode == "debug" else ""
+        return StepLine(logging.INFO, f"{step.name} ({step.kind}){debug}: started")
+    status = paint(str(step.status), _STATUS_COLOUR.get(step.status, "muted"))
+    took = f" in {step.duration:.2f}s" if step.duration is not None else ""
+    error = f": {one_line(step.error)}" if step.error else ""
+    return StepLine(
+        _STEP_LEVEL.get(step.status, logging.INFO),
+        f"{step.name}: {status}{took}{step_notes(step)}{error}",
+    )
+
+
+def one_line(text: str) -> str:
+    """Return ``text`` on one line: an error's message may span several."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 class ConsoleObserver(FlowObserver):
@@ -88,17 +141,19 @@ class ConsoleObserver(FlowObserver):
             for kind in ("record", "update", "propagate")
         )
         self._write(f"{self._paint('[FLOW]', 'flow')} {flow}: started ({counts} steps)")
+        # An excluded step is final from the start, and never reported again: its end is here.
+        for step in steps:
+            if step.status is StepStatus.EXCLUDED:
+                self.step_finished(flow, step)
 
     def step_started(self, flow: str, step: StepResult) -> None:
-        debug = " in debug mode" if step.mode == "debug" else ""
-        self._write(f"{self._paint('[STEP]', 'step')} {step.name} ({step.kind}){debug}: started")
+        self._write_step(step)
 
     def step_finished(self, flow: str, step: StepResult) -> None:
-        status = self._paint(str(step.status), _STATUS_COLOUR.get(step.status, "muted"))
-        took = f" in {step.duration:.2f}s" if step.duration is not None else ""
-        error = f": {step.error}" if step.error else ""
-        notes = step_notes(step)
-        self._write(f"{self._paint('[STEP]', 'step')} {step.name}: {status}{took}{notes}{error}")
+        self._write_step(step)
+
+    def _write_step(self, step: StepResult) -> None:
+        self._write(f"{self._paint('[STEP]', 'step')} {step_line(step, self._paint).text}")
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
         if level < self.min_level:

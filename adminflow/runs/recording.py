@@ -4,35 +4,92 @@ The engine reports through observer calls made from its worker threads.
 Writing there would tie every step to the database's speed, and make each
 worker thread open (and close) a connection of its own: on a 1000-step run
 that alone took seconds. So the observer calls only note what changed, and
-one side thread writes it over one connection: step rows as soon as it
-wakes, log lines in batches. The same thread heartbeats the run and notices
-a cancel requested from another process.
+one side thread writes it over one connection: step rows at most every
+``STEP_WRITE_INTERVAL``, each batch of them in one statement and each row
+once however often its step moved meanwhile; log lines in batches. The same
+thread heartbeats the run and notices a cancel requested from another
+process.
+
+Every step's start and end is a log line too, worded as the console prints
+it (:func:`adminflow.engine.observers.step_line`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from operator import attrgetter
 from time import monotonic
 from types import TracebackType
 from typing import Any, Self
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 
 from ..conf import adminflow_settings
-from ..engine import FlowObserver, StepResult
+from ..engine import FlowObserver, StepResult, StepStatus
+from ..engine.observers import step_line
 from ..models import FlowRun, RunLog, StepRun
 from ..reconnect import retried_if_lost
 from ..signals import send_robust, step_run_finished
 from ..states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
+from .bulk_writes import insert_rows, update_rows
 
 logger = logging.getLogger("adminflow.runs")
+
+STEP_WRITE_INTERVAL = 0.05
+"""Seconds at least between two writes of step rows by the side thread.
+
+A step's move is written at once if none was written for this long, else
+this long after the last write, with every move made meanwhile: a page
+polling the run sees it move at once, and a run of many quick steps writes
+its rows a batch at a time, not one transaction per move.
+"""
+
+# A step row's fields that change as its step moves: all written on every write of it.
+STEP_FIELDS = (
+    "status",
+    "started_at",
+    "finished_at",
+    "duration",
+    "attempts",
+    "overdue",
+    "error",
+    "traceback",
+)
+LOG_FIELDS = ("run", "step", "level", "message", "created_at")
+LogLine = tuple[int, str, int, str, datetime]
+"""A log line not written yet: a RunLog row's values, in the order of ``LOG_FIELDS``."""
+STEP_ROWS_PER_STATEMENT = 500
+"""Step rows inserted or updated by one statement at most: a run's steps in a few."""
 
 
 class StepRowsNotRecorded(Exception):
     """Raise when a run's step rows could not be written even as the run ended."""
+
+
+def save_step_rows(rows: Sequence[StepRun]) -> list[StepRun]:
+    """Insert one run's new step rows; return them saved, with their keys.
+
+    What ``bulk_create`` does, in a fraction of its time for a run of many
+    steps (see :mod:`.bulk_writes`); the keys are read back by step name,
+    unique in a run, as SQLite cannot return them from a multi-row INSERT
+    on every version Django supports.
+    """
+    if not rows:
+        return []
+    fields = [field for field in StepRun._meta.concrete_fields if not field.primary_key]
+    values = list(map(attrgetter(*(field.attname for field in fields)), rows))
+    insert_rows(StepRun, [field.name for field in fields], values, STEP_ROWS_PER_STATEMENT)
+    keys = dict(StepRun.objects.filter(run=rows[0].run_id).values_list("name", "pk"))
+    using = router.db_for_write(StepRun)
+    for row in rows:
+        row.pk = keys[row.name]
+        row._state.adding = False
+        row._state.db = using
+    return list(rows)
 
 
 class RunRecorder(FlowObserver):
@@ -57,15 +114,15 @@ class RunRecorder(FlowObserver):
         self.max_lines: int = adminflow_settings.MAX_LOG_LINES_PER_RUN
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._buffer: list[RunLog] = []
-        # Step rows' changes not yet written (name -> fields), and the steps whose
-        # step_run_finished is due once they are.
-        self._step_changes: dict[str, dict[str, Any]] = {}
+        self._buffer: list[LogLine] = []
+        # The steps whose rows changed since they were written (the rows hold the
+        # changes; set under the lock), and those whose step_run_finished is due
+        # once they are written.
+        self._steps_changed: dict[str, None] = {}
         self._steps_finished: list[str] = []
-        # When the side thread writes them: at once (0.0), or later after a failed write.
-        self._steps_retry_at = 0.0
-        # Each step's latest status, noted or written: what the next move is checked against.
-        self._step_status = {name: row.status for name, row in step_rows.items()}
+        # When the side thread writes them next, and when it last did.
+        self._steps_due = 0.0
+        self._steps_written = -STEP_WRITE_INTERVAL
         self._buffered_since = 0.0
         self._kept = 0
         self._dropped = 0
@@ -92,12 +149,14 @@ class RunRecorder(FlowObserver):
             self._write_last_steps()
         finally:
             if self._dropped:
-                self._append(
+                line = self._line(
                     None,
                     logging.WARNING,
                     f"{self._dropped} more log lines were not stored: a run keeps at most "
                     f"{self.max_lines} (ADMINFLOW['MAX_LOG_LINES_PER_RUN'])",
                 )
+                with self._lock:
+                    self._buffer_line(line, counted=False)
             self.flush()
 
     def _write_last_steps(self) -> None:
@@ -113,34 +172,42 @@ class RunRecorder(FlowObserver):
             # One line: the run's error quotes the last line of the traceback.
             reason = str(exc).partition("\n")[0]
             raise StepRowsNotRecorded(
-                f"run {self.run.pk}: the rows of steps {', '.join(self._step_changes)} "
+                f"run {self.run.pk}: the rows of steps {', '.join(self._steps_changed)} "
                 f"could not be written: {type(exc).__name__}: {reason}"
             ) from exc
 
     # Observer calls, from the engine's threads
 
+    def run_started(self, flow: str, steps: Sequence[StepResult]) -> None:
+        # An excluded step is final from the start (so is its row): its line is logged here.
+        for step in steps:
+            if step.status is StepStatus.EXCLUDED:
+                level, text = step_line(step)
+                self.log(flow, step.name, level, text)
+
     def step_started(self, flow: str, step: StepResult) -> None:
-        self._note_step(step.name, status=StepRunStatus.RUNNING, started_at=step.started_at)
+        self._note_step(
+            step, {"status": StepRunStatus.RUNNING, "started_at": step.started_at}, said=True
+        )
 
     def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
-        self._note_step(step.name, attempts=step.attempts)
+        self._note_step(step, {"attempts": step.attempts})
 
     def step_overdue(self, flow: str, step: StepResult) -> None:
-        self._note_step(step.name, overdue=True)
+        self._note_step(step, {"overdue": True})
 
     def step_finished(self, flow: str, step: StepResult) -> None:
+        fields = {
+            "status": str(step.status),
+            "finished_at": step.finished_at,
+            "duration": step.duration,
+            "attempts": step.attempts,
+            "overdue": step.overdue,
+            "error": cut(step.error or "", self.max_line_length),
+            "traceback": cut(step.traceback or "", self.max_line_length, keep_end=True),
+        }
         try:
-            self._note_step(
-                step.name,
-                finished=True,
-                status=str(step.status),
-                finished_at=step.finished_at,
-                duration=step.duration,
-                attempts=step.attempts,
-                overdue=step.overdue,
-                error=cut(step.error or "", self.max_line_length),
-                traceback=cut(step.traceback or "", self.max_line_length, keep_end=True),
-            )
+            self._note_step(step, fields, said=True, finished=True)
         finally:
             # A node's work on a worker thread ends here: if the step used the ORM,
             # close what that thread opened rather than leak a connection.
@@ -152,83 +219,105 @@ class RunRecorder(FlowObserver):
         # would keep the side thread from writing them until it ends.
         self.write_steps()
 
-    def _note_step(self, name: str, *, finished: bool = False, **fields: Any) -> None:
-        """Note a change of a step's row for the side thread, and wake it to write it."""
+    def _note_step(
+        self,
+        step: StepResult,
+        fields: dict[str, Any],
+        *,
+        said: bool = False,
+        finished: bool = False,
+    ) -> None:
+        """Change a step's row for the side thread to write, and log the step's line if
+        the move is ``said``; wake the side thread if that makes something due sooner.
+
+        One lock for both: every step takes this path twice, from threads that
+        contend for it.
+        """
+        name = step.name
+        row = self.step_rows[name]
         status = fields.get("status")
+        line = self._line(name, *step_line(step)) if said else None
         with self._lock:
             if status is not None:
                 # Checked here, in order, though the row may be written once for both moves.
-                check_transition(STEP_TRANSITIONS, f"step {name}", self._step_status[name], status)
-                self._step_status[name] = status
-            self._step_changes.setdefault(name, {}).update(fields)
+                check_transition(STEP_TRANSITIONS, f"step {name}", row.status, status)
+            for field, value in fields.items():
+                setattr(row, field, value)
+            wake = not self._steps_changed
+            if wake:
+                self._steps_due = max(monotonic(), self._steps_written + STEP_WRITE_INTERVAL)
+            self._steps_changed[name] = None
             if finished:
                 self._steps_finished.append(name)
-        self._wake.set()
+            if line is not None:
+                wake = self._buffer_line(line) or wake
+        if wake:
+            self._wake.set()
 
     def write_steps(self) -> None:
-        """Write the step rows' noted changes, in one transaction; then send step_run_finished.
+        """Write the changed step rows, in one transaction; then send step_run_finished.
 
-        Raise what the write raised, keeping the changes for the next write:
-        a step row must end in its step's final status, so a lost write is
+        Raise what the write raised, keeping the rows for the next write: a
+        step row must end in its step's final status, so a lost write is
         written again, never dropped.
         """
         with self._flush_lock:
             with self._lock:
-                changes, self._step_changes = self._step_changes, {}
+                names, self._steps_changed = list(self._steps_changed), {}
                 finished, self._steps_finished = self._steps_finished, []
-            if changes:
+                rows = [self._step_values(self.step_rows[name]) for name in names]
+            if rows:
                 try:
-                    retried_if_lost(lambda: self._update_steps(changes), StepRun)
+                    retried_if_lost(
+                        lambda: update_rows(StepRun, STEP_FIELDS, rows, STEP_ROWS_PER_STATEMENT),
+                        StepRun,
+                    )
                 except BaseException:
-                    self._keep(changes, finished)
+                    self._keep(names, finished)
                     raise
-                self._steps_retry_at = 0.0
+                self._steps_written = monotonic()
         for name in finished:
             send_robust(step_run_finished, self.run, step=self.step_rows[name])
 
-    def _update_steps(self, changes: Mapping[str, dict[str, Any]]) -> None:
-        # One UPDATE per row, of its changed fields only: measured faster than one
-        # bulk_update, whose CASE over every changed field rewrites them all.
-        with transaction.atomic(using=router.db_for_write(StepRun)):
-            for name, fields in changes.items():
-                row = self.step_rows[name]
-                StepRun.objects.filter(pk=row.pk).update(**fields)
-                for field, value in fields.items():
-                    setattr(row, field, value)
+    # The whole changing part of a row: one statement shape for every row of a batch,
+    # whichever of its fields changed since the last write.
+    _step_values = staticmethod(attrgetter("pk", *STEP_FIELDS))
 
-    def _keep(self, changes: dict[str, dict[str, Any]], finished: list[str]) -> None:
-        """Put back the changes of a write that failed, under those noted since, for the
-        next write to carry; and make the side thread try again no sooner than a flush
-        interval from now, unless a new change wakes it: not in a loop while the
-        database is away."""
+    def _keep(self, names: list[str], finished: list[str]) -> None:
+        """Mark the rows of a write that failed changed again, for the next write to
+        carry; and make the side thread try again no sooner than a flush interval from
+        now: not in a loop while the database is away."""
         with self._lock:
-            for name, fields in self._step_changes.items():
-                changes.setdefault(name, {}).update(fields)
-            self._step_changes = changes
+            self._steps_changed = dict.fromkeys([*names, *self._steps_changed])
             self._steps_finished[:0] = finished
-            self._steps_retry_at = monotonic() + self.flush_interval
+            self._steps_due = monotonic() + self.flush_interval
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
-        message = cut(message, self.max_line_length)
+        line = self._line(step, level, message)
         with self._lock:
-            if self._kept >= self.max_lines:
-                self._dropped += 1
-                return
-            self._kept += 1
-        self._append(step, level, message)
+            wake = self._buffer_line(line)
+        if wake:
+            self._wake.set()
 
     # Buffering and the side thread
 
-    def _append(self, step: str | None, level: int, message: str) -> None:
-        line = RunLog(run_id=self.run.pk, step=step or "", level=level, message=message)
-        with self._lock:
-            if not self._buffer:
-                self._buffered_since = monotonic()
-            self._buffer.append(line)
-            # Wake the side thread to set a flush deadline, or to write a full batch.
-            wake = len(self._buffer) in (1, self.batch_size)
-        if wake:
-            self._wake.set()
+    def _line(self, step: str | None, level: int, message: str) -> LogLine:
+        """Return a log line as it is written: a RunLog row's values, cut to length."""
+        return (self.run.pk, step or "", level, cut(message, self.max_line_length), timezone.now())
+
+    def _buffer_line(self, line: LogLine, *, counted: bool = True) -> bool:
+        """Buffer ``line`` unless the run has kept its most lines (then count it); return
+        whether to wake the side thread: to set a flush deadline, or to write a full
+        batch. Call under the lock."""
+        if counted:
+            if self._kept >= self.max_lines:
+                self._dropped += 1
+                return False
+            self._kept += 1
+        if not self._buffer:
+            self._buffered_since = monotonic()
+        self._buffer.append(line)
+        return len(self._buffer) in (1, self.batch_size)
 
     def flush(self, count: int | None = None) -> None:
         """Write the first ``count`` buffered lines (all by default), in the order logged."""
@@ -238,7 +327,7 @@ class RunRecorder(FlowObserver):
                 batch, self._buffer = self._buffer[:count], self._buffer[count:]
             if batch:
                 retried_if_lost(
-                    lambda: RunLog.objects.bulk_create(batch, batch_size=self.batch_size), RunLog
+                    lambda: insert_rows(RunLog, LOG_FIELDS, batch, self.batch_size), RunLog
                 )
 
     def _side_loop(self) -> None:
@@ -248,7 +337,8 @@ class RunRecorder(FlowObserver):
                 self._wake.wait(self._seconds_until_due(next_beat))
                 self._wake.clear()
                 try:
-                    self.write_steps()
+                    if self._steps_are_due():
+                        self.write_steps()
                 except Exception:
                     # Kept for the next write. Rows that cannot be written now must not
                     # hold up the log lines, nor the heartbeat that keeps the run alive.
@@ -266,11 +356,15 @@ class RunRecorder(FlowObserver):
         finally:
             connections.close_all()
 
+    def _steps_are_due(self) -> bool:
+        with self._lock:
+            return bool(self._steps_changed) and monotonic() >= self._steps_due
+
     def _seconds_until_due(self, next_beat: float) -> float:
         with self._lock:
             due = next_beat
-            if self._step_changes:
-                due = min(due, self._steps_retry_at)
+            if self._steps_changed:
+                due = min(due, self._steps_due)
             if len(self._buffer) >= self.batch_size:
                 due = 0.0
             elif self._buffer:

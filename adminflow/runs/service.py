@@ -47,7 +47,7 @@ from ..engine import (
     StepKind,
     StepMode,
 )
-from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun, StepRun
+from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun
 from ..reconnect import retried_if_lost
 from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
 from ..storage import bind_storer
@@ -62,7 +62,7 @@ from .config import (
 )
 from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
 from .metadata import metadata_from_json, metadata_to_json
-from .recording import RunRecorder, cut
+from .recording import RunRecorder, cut, save_step_rows
 from .sending import enqueue_run
 from .status import move_run
 from .step_rows import step_rows
@@ -307,7 +307,7 @@ def _run_recorded(
 ) -> RunResult:
     entries = {name: step.entry for name, step in configured.steps.items()}
     limits = {name: step.time_limit for name, step in configured.steps.items()}
-    steps = StepRun.objects.bulk_create(step_rows(run, entries, limits))
+    steps = save_step_rows(step_rows(run, entries, limits))
     bind_storer(configured, run)  # a DjangoRecordStorer writes its audit rows for this run
     with RunRecorder(run, {step.name: step for step in steps}, cancel_event) as recorder:
         return configured.run(

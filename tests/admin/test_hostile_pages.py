@@ -81,7 +81,9 @@ def test_markup_from_a_real_run_is_text_on_every_page_and_in_every_message(
     flow = Flow.objects.create(name=f"flow {SCRIPT}", spec=SPEC, config={})
     run = execute_run(start_run(flow, trigger=Trigger.COMMAND))
     assert run.status == "failed"
-    assert run.logs.filter(message__contains=SCRIPT).count() == 4
+    # Four from the steps and the storer; two saying that step "fail <script>..." started
+    # and failed.
+    assert run.logs.filter(message__contains=SCRIPT).count() == 6
 
     pages = admin_pages(flow)
     for url in pages:

@@ -25,7 +25,9 @@ def reminders(**modes: str):
 
 
 def logged(flow_run, step: str, level: int = logging.INFO) -> list[str]:
-    return list(flow_run.logs.filter(step=step, level=level).values_list("message", flat=True))
+    """Return what ``step`` logged at ``level``, without the lines saying it started and ended."""
+    lines = flow_run.logs.filter(step=step, level=level).values_list("message", flat=True)
+    return [line for line in lines if not line.startswith((f"{step} (", f"{step}: "))]
 
 
 def test_enrolled_students_without_a_valid_username_get_the_templated_reminder(

@@ -166,10 +166,14 @@ def test_malformed_rows_fail_the_run_listing_every_line_and_nothing_is_stored(
         "  line 4: section 'S07' is not a section of the course (known: S01, S02, S03)\n"
         "  line 5: expected 5 fields, found 3"
     )
+    took = StepRun.objects.get(run=flow_run, name="import-roster").duration
     assert error_lines(flow_run) == [
         f"{path} line 3: 'not-an-email' is not an email address",
         f"{path} line 4: section 'S07' is not a section of the course (known: S01, S02, S03)",
         f"{path} line 5: expected 5 fields, found 3",
+        # The step's failure, its error on one line.
+        f"import-roster: failed in {took:.2f}s: "
+        + " / ".join(line.strip() for line in step_error(flow_run).splitlines()),
     ]
     assert database_state() == before
     assert mailoutbox == []
@@ -262,7 +266,7 @@ def test_the_drop_guard_stops_a_roster_that_would_drop_too_many(
             "max_drop_share 20%; nothing was changed. An empty or cut-off export looks like "
             "this; if the drops are real, raise max_drop_share for one run."
         )
-        assert len(error_lines(flow_run)) == 3
+        assert len(error_lines(flow_run)) == 4  # and the step's failure
         assert database_state() == before
         assert mailoutbox == []
     else:

@@ -36,9 +36,17 @@ def wait_for_runs(run_ids: Iterable[int], workers: Workers) -> list[FlowRun]:
 
 
 def step_lines(run: FlowRun) -> dict[str, list[str]]:
-    """Return the lines each step of a sleepy ``run`` logged, in order."""
+    """Return the lines each step of a sleepy ``run`` logged, in order, without the lines
+    saying it started and ended."""
     lines = RunLog.objects.filter(run=run).order_by("pk").values_list("message", flat=True)
-    return {step: list(lines.filter(step=step)) for step in STEPS}
+    return {
+        step: [
+            line
+            for line in lines.filter(step=step)
+            if not line.startswith((f"{step} (", f"{step}: "))
+        ]
+        for step in STEPS
+    }
 
 
 def assert_sleepy_run_complete(run: FlowRun, lines: int) -> None:

@@ -153,8 +153,9 @@ def assert_all_ran_once(
     for run in runs:
         assert_sleepy_run_complete(run, LINES)
         assert run.worker
-    # Each stored line once: the steps' lines and the storer's, nothing twice.
-    lines_per_run = len(STEPS) * LINES + 1
+    # Each stored line once: the steps' lines, their starts and ends, and the storer's,
+    # nothing twice.
+    lines_per_run = len(STEPS) * (LINES + 2) + 1
     assert RunLog.objects.filter(run__in=run_ids).count() == len(runs) * lines_per_run
     assert StepRun.objects.filter(run__in=run_ids).count() == len(runs) * len(STEPS)
     # Each run went out as one RQ job, no job more, and each job was executed once, to the end.
