@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from adminflow import AdminFlow
+from adminflow.compat import task_backends
 from tests.engine.helpers import Trace
 from tests.fake_github import ORG, TEMPLATE, TOKEN, FakeGitHub
-from tests.run_helpers import registered_flows
+from tests.run_helpers import DUMMY_BACKEND, registered_flows
 from tests.servers import fail_missing_server
 
 
@@ -33,6 +34,13 @@ def fake_github() -> Iterator[FakeGitHub]:
     fake.add_repo(TEMPLATE, template=True)
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def sent(settings) -> list:
+    """Swap in the dummy Tasks backend; return the list of task results sent to it."""
+    settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}
+    return task_backends["default"].results
 
 
 @pytest.hookimpl(wrapper=True)

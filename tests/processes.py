@@ -13,7 +13,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.released import READY
@@ -56,6 +57,21 @@ def process_env(settings_module: str) -> dict[str, str]:
     # A process of its own runs no event loop: keep Django's guard against async-unsafe calls.
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return env
+
+
+@contextmanager
+def processes_for_test(
+    directory: Path, settings_module: str, *, grace_seconds: float = 0.0
+) -> Iterator[Processes]:
+    """Yield a test's processes (none yet), on its database with ``settings_module``;
+    afterwards stop those still running (see :meth:`Processes.stop`) and print what they
+    said, which pytest shows if the test failed."""
+    started = Processes(directory, process_env(settings_module))
+    try:
+        yield started
+    finally:
+        started.stop(grace_seconds)
+        print(started.log())
 
 
 class Processes:
@@ -129,6 +145,14 @@ class Processes:
             raise AssertionError(
                 f"process '{name}' still runs after {seconds} s:\n{self.log()}"
             ) from None
+
+    def kill(self, name: str) -> int:
+        """SIGKILL process ``name`` and wait for it; return its pid, which its run names
+        as its worker."""
+        process = self.started[name]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return process.pid
 
     def release(self, names: Sequence[str]) -> None:
         """Wait until every process of ``names`` (started with :func:`released_command` and

@@ -1,4 +1,4 @@
-"""Flows and fixtures' helpers shared by the run service and ``runflow`` tests.
+"""Flows and helpers shared by the run service and command tests.
 
 Flows are built from the engine tests' step factories, registered for one
 test and unregistered after it. :class:`WaitForLine` and :data:`STDIN_FLOW_SPEC`
@@ -11,15 +11,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import StringIO
 from typing import Any
 
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from adminflow import AdminFlow, AdminRecordStep, AdminUpdateStep, RecordStorer
+from adminflow.compat import TASKS_MODULE
 from adminflow.models import FlowRun
 from adminflow.registry import flow_registry
 
 from .engine.helpers import Trace, make_storer, propagate_step, record_step, tracing, update_step
+
+DUMMY_BACKEND = f"{TASKS_MODULE}.backends.dummy.DummyBackend"
+"""A Tasks backend that keeps what is sent to it, and runs nothing."""
 
 
 @contextmanager
@@ -105,3 +112,18 @@ STDIN_FLOW_SPEC = {
         {"name": "after", "type": "tests.run_helpers.Idle", "kind": "update"},
     ],
 }
+
+
+def command(name: str, *args: str) -> tuple[str, str, int]:
+    """Run a management command; return its stdout, its stderr and the exit code it ends with."""
+    stdout, stderr = StringIO(), StringIO()
+    try:
+        call_command(name, *args, stdout=stdout, stderr=stderr)
+    except CommandError as exc:
+        # What BaseCommand.run_from_argv prints before exiting with the code.
+        return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
+    return stdout.getvalue(), stderr.getvalue(), 0
+
+
+def runflow(*args: str) -> tuple[str, str, int]:
+    return command("runflow", *args)

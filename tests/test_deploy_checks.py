@@ -19,7 +19,7 @@ from adminflow.models import Flow, FlowRun
 from adminflow.runs import start_run
 from adminflow.states import Trigger
 from tests.deploy_site.roster import NAME, course_roster
-from tests.processes import Processes, django_command, process_env
+from tests.processes import Processes, django_command, processes_for_test
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -43,10 +43,8 @@ NOT_VALID = f"{NAME}: (adminflow.E004) the stored config of flow '{NAME}' is not
 @pytest.fixture
 def processes(tmp_path) -> Iterator[Processes]:
     """Return the test's processes (none yet); kill those still running after the test."""
-    started = Processes(tmp_path, process_env(SETTINGS))
-    yield started
-    started.stop()
-    print(started.log())
+    with processes_for_test(tmp_path, SETTINGS) as started:
+        yield started
 
 
 def command(processes: Processes, name: str, *args: str) -> tuple[int, str]:

@@ -28,7 +28,7 @@ from adminflow.engine.yaml_errors import yaml_problem
 from adminflow.models import Flow, FlowRun
 from adminflow.runs.config import build_flow
 from tests.engine.helpers import make_storer, update_step
-from tests.test_runflow import runflow
+from tests.run_helpers import runflow
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -27,8 +27,7 @@ from adminflow.states import FlowRunStatus
 from tests.admin.crawl import admin_pages, stored_values
 from tests.admin.flow_helpers import messages_of
 from tests.leaky_flow import CONFIG, SECRET, SPEC, registered
-from tests.run_helpers import database_url
-from tests.test_runflow import runflow
+from tests.run_helpers import database_url, runflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -30,28 +30,19 @@ from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, Trigger
 from adminflow.tasks import execute_queued_run
 from tests.factories import RunningFlowRunFactory
-from tests.run_helpers import database_url, pipeline, step_statuses
+from tests.run_helpers import DUMMY_BACKEND, database_url, pipeline, runflow, step_statuses
 from tests.schedule_helpers import utc
-from tests.test_runflow import runflow
 from tests.testapp.steps import reset_numbers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
 ROOT = Path(__file__).resolve().parent.parent
-DUMMY_BACKEND = f"{TASKS_MODULE}.backends.dummy.DummyBackend"
 
 
 class NoPriorityBackend(import_string(DUMMY_BACKEND)):
     """A backend that, like many, runs tasks in order: setting a priority is refused."""
 
     supports_priority = False
-
-
-@pytest.fixture
-def sent(settings) -> list:
-    """Swap in the dummy backend; return the list of task results sent to it."""
-    settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}
-    return task_backends["default"].results
 
 
 @pytest.fixture

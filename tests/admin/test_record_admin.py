@@ -35,7 +35,7 @@ VIEW_RECORDS = ("adminflow.view_record", "adminflow.view_recordchange")
 
 
 @pytest.fixture
-def viewer() -> Client:
+def record_viewer() -> Client:
     return client_for(*VIEW_RECORDS)
 
 
@@ -132,9 +132,9 @@ def test_records_and_their_changes_are_read_only_even_for_a_superuser(
     ],
 )
 def test_records_are_filtered_by_collection_and_searched_by_key(
-    viewer: Client, history, query: dict[str, str], keys: list[str]
+    record_viewer: Client, history, query: dict[str, str], keys: list[str]
 ) -> None:
-    response = viewer.get(url("record", "changelist"), query)
+    response = record_viewer.get(url("record", "changelist"), query)
 
     assert [record.key for record in listed(response)] == keys
 
@@ -149,20 +149,20 @@ def test_records_are_filtered_by_collection_and_searched_by_key(
     ],
 )
 def test_record_changes_are_filtered_newest_first(
-    viewer: Client, history, query: dict[str, str], expected: list[str]
+    record_viewer: Client, history, query: dict[str, str], expected: list[str]
 ) -> None:
-    response = viewer.get(url("recordchange", "changelist"), query)
+    response = record_viewer.get(url("recordchange", "changelist"), query)
 
     assert [change.pk for change in listed(response)] == [history[name].pk for name in expected]
 
 
 def test_a_record_change_links_to_its_run_and_to_its_record_s_history(
-    viewer: Client, history
+    record_viewer: Client, history
 ) -> None:
     change = history["changed"]
 
-    listing = viewer.get(url("recordchange", "changelist")).content.decode()
-    page = viewer.get(url("recordchange", "change", change.pk)).content.decode()
+    listing = record_viewer.get(url("recordchange", "changelist")).content.decode()
+    page = record_viewer.get(url("recordchange", "change", change.pk)).content.decode()
 
     link = f'<a href="{run_url(change.run)}">{change.run}</a>'
     assert link in listing
@@ -191,7 +191,7 @@ def test_a_record_s_page_shows_its_history_across_runs_newest_first(history) -> 
     assert response.context["record_history"].truncated is False
 
 
-def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
+def test_a_long_history_is_cut_with_a_link_to_the_rest(record_viewer: Client) -> None:
     run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
     record = Record.objects.create(collection="c", key="k", data={})
     RecordChange.objects.bulk_create(
@@ -201,7 +201,7 @@ def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
         for n in range(HISTORY_LIMIT + 5)
     )
 
-    response = viewer.get(url("record", "change", record.pk))
+    response = record_viewer.get(url("record", "change", record.pk))
 
     history = response.context["record_history"]
     assert len(history.entries) == HISTORY_LIMIT
@@ -213,7 +213,7 @@ def test_a_long_history_is_cut_with_a_link_to_the_rest(viewer: Client) -> None:
     )
 
 
-def test_nothing_stored_in_a_record_or_a_change_is_taken_as_html(viewer: Client) -> None:
+def test_nothing_stored_in_a_record_or_a_change_is_taken_as_html(record_viewer: Client) -> None:
     run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
     record = Record.objects.create(collection=SCRIPT, key=SCRIPT, data={SCRIPT: SCRIPT})
     change = RecordChange.objects.create(
@@ -226,10 +226,10 @@ def test_nothing_stored_in_a_record_or_a_change_is_taken_as_html(viewer: Client)
     )
 
     pages = [
-        viewer.get(url("record", "changelist")),
-        viewer.get(url("record", "change", record.pk)),
-        viewer.get(url("recordchange", "changelist")),
-        viewer.get(url("recordchange", "change", change.pk)),
+        record_viewer.get(url("record", "changelist")),
+        record_viewer.get(url("record", "change", record.pk)),
+        record_viewer.get(url("recordchange", "changelist")),
+        record_viewer.get(url("recordchange", "change", change.pk)),
     ]
 
     for page in pages:
@@ -238,7 +238,7 @@ def test_nothing_stored_in_a_record_or_a_change_is_taken_as_html(viewer: Client)
         assert "&lt;script&gt;alert" in html
 
 
-def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> None:
+def test_the_record_pages_take_a_bounded_number_of_queries(record_viewer: Client) -> None:
     runs = FlowRunFactory.create_batch(20, status=FlowRunStatus.SUCCEEDED)
     record = Record.objects.create(collection="students", key="k00000", data={})
     Record.objects.bulk_create(
@@ -255,7 +255,7 @@ def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> No
         )
         for n in range(3000)
     )
-    viewer.get(url("record", "changelist"))  # the session and permission caches warm up
+    record_viewer.get(url("record", "changelist"))  # the session and permission caches warm up
 
     for address in [
         url("record", "changelist"),
@@ -266,7 +266,7 @@ def test_the_record_pages_take_a_bounded_number_of_queries(viewer: Client) -> No
         url("recordchange", "change", RecordChange.objects.first().pk),
     ]:
         with CaptureQueriesContext(connection) as queries:
-            assert viewer.get(address).status_code == 200
+            assert record_viewer.get(address).status_code == 200
         assert len(queries) <= 9, address
 
 
@@ -295,14 +295,14 @@ def test_a_record_s_history_and_its_links_are_shown_only_to_who_may_view_them() 
     assert run_url(run) not in without_changes
 
 
-def test_what_a_run_changed_is_shown_before_and_after_as_text(viewer: Client) -> None:
+def test_what_a_run_changed_is_shown_before_and_after_as_text(record_viewer: Client) -> None:
     run = FlowRunFactory(status=FlowRunStatus.SUCCEEDED)
     record = Record.objects.create(collection="c", key="k", data={"n": "now"})
     RecordChange.objects.create(
         run=run, collection="c", key="k", action="changed", before={"n": SCRIPT}, after={"n": IMG}
     )
 
-    html = viewer.get(url("record", "change", record.pk)).content.decode()
+    html = record_viewer.get(url("record", "change", record.pk)).content.decode()
 
     assert (
         f'<pre class="adminflow-pre">{{\n  &quot;n&quot;: &quot;{ESCAPED_SCRIPT}&quot;\n}}</pre>'

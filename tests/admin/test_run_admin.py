@@ -45,12 +45,6 @@ from .run_helpers import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def viewer() -> Client:
-    """Staff who may view runs, and do nothing to them."""
-    return client_for(VIEW)
-
-
 def ids_listed(response) -> list[int]:
     return [run.pk for run in response.context["cl"].result_list]
 

@@ -19,7 +19,6 @@ from tests.factories import RunningFlowRunFactory, StepRunFactory
 
 from .run_helpers import (
     SCRIPT,
-    VIEW,
     add_lines,
     add_many_lines,
     client_for,
@@ -28,11 +27,6 @@ from .run_helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def viewer() -> Client:
-    return client_for(VIEW)
 
 
 def shown(response) -> list[int]:

@@ -8,14 +8,9 @@ from django.test import Client
 from adminflow.states import StepRunStatus
 from tests.factories import RunningFlowRunFactory, StepRunFactory
 
-from .run_helpers import VIEW, client_for, finished_run, run_url
+from .run_helpers import finished_run, run_url
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def viewer() -> Client:
-    return client_for(VIEW)
 
 
 def status_cell(page: str, step: str) -> str:

@@ -20,7 +20,7 @@ from playwright.sync_api import Page, sync_playwright
 from adminflow.models import Flow
 from adminflow.registry import flow_registry
 from tests.factories import StaffUserFactory
-from tests.processes import Processes, db_worker_command, process_env
+from tests.processes import db_worker_command, processes_for_test
 from tests.testapp.faults import BEFORE, SPEC, roster_config
 from tests.testapp.faults import NAME as ROSTER
 from tests.testapp.models import Student
@@ -111,11 +111,11 @@ def worker(live_server, settings, tmp_path) -> Iterator[Callable[[], None]]:
     gate), and what it printed is shown if the test failed.
     """
     settings.ADMINFLOW = {"TASK_BACKEND": "database"}
-    processes = Processes(tmp_path, process_env("tests.browser.worker_settings"))
+    with processes_for_test(
+        tmp_path, "tests.browser.worker_settings", grace_seconds=WORKER_STOP_SECONDS
+    ) as processes:
 
-    def start() -> None:
-        processes.start(f"db_worker-{len(processes.started) + 1}", db_worker_command())
+        def start() -> None:
+            processes.start(f"db_worker-{len(processes.started) + 1}", db_worker_command())
 
-    yield start
-    processes.stop(WORKER_STOP_SECONDS)
-    print(processes.log())
+        yield start

@@ -18,7 +18,7 @@ from django.db import connection
 
 from adminflow.models import Flow, FlowRun, StepRun
 from adminflow.states import StepRunStatus
-from tests.processes import Processes, django_command, process_env
+from tests.processes import Processes, django_command, processes_for_test
 from tests.testapp.faults import BEFORE, NAME, SPEC, roster_config
 from tests.testapp.models import Student
 
@@ -68,10 +68,8 @@ def roster(transactional_db, tmp_path, settings) -> Roster:
 @pytest.fixture
 def processes(transactional_db, tmp_path) -> Iterator[Processes]:
     """Return the test's processes (none yet); kill those still running after the test."""
-    started = Processes(tmp_path, process_env(SETTINGS))
-    yield started
-    started.stop()
-    print(started.log())
+    with processes_for_test(tmp_path, SETTINGS) as started:
+        yield started
 
 
 @pytest.fixture

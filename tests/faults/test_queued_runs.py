@@ -26,7 +26,6 @@ from tests.processes import Processes, db_worker_command, released_command
 from tests.testapp.faults import AFTER, BEFORE, HOLD, NAME, students
 
 from .conftest import STALE_AFTER, Roster, runflow
-from .test_sigkill import kill
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -83,7 +82,7 @@ def test_a_runflow_killed_after_queueing_its_run_does_not_block_the_flow(roster,
     pid = processes.started["runflow"].pid
     assert (lost.status, lost.worker) == (FlowRunStatus.QUEUED, f"{socket.gethostname()}:{pid}")
 
-    kill(processes, "runflow")
+    processes.kill("runflow")
 
     run = start_once_lost(processes)
     assert_lost_before_starting(lost, pid)
@@ -100,7 +99,7 @@ def test_a_db_worker_killed_after_taking_a_run_does_not_block_the_flow(roster, p
     lost.refresh_from_db()
     assert (lost.status, lost.worker) == (FlowRunStatus.QUEUED, f"{socket.gethostname()}:{pid}")
 
-    kill(processes, "db_worker")
+    processes.kill("db_worker")
 
     run = start_once_lost(processes)
     assert_lost_before_starting(lost, pid)

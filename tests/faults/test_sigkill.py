@@ -9,7 +9,6 @@ in between.
 
 from __future__ import annotations
 
-import signal
 import socket
 from io import StringIO
 
@@ -26,14 +25,6 @@ from tests.testapp.faults import AFTER, BEFORE, NAME, students
 from .conftest import Roster, runflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-def kill(processes: Processes, name: str) -> int:
-    """SIGKILL process ``name``; return its pid, which its run names as its worker."""
-    process = processes.started[name]
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    return process.pid
 
 
 def reap(processes: Processes) -> list[FlowRun]:
@@ -54,7 +45,7 @@ def test_a_runflow_killed_mid_run_is_reaped_and_the_next_run_starts(roster, proc
     processes.start("runflow", runflow())
     processes.wait_until(lambda: roster.step_running("wait"), "step wait", alive=["runflow"])
 
-    pid = kill(processes, "runflow")
+    pid = processes.kill("runflow")
 
     run = roster.run()
     assert run.status == FlowRunStatus.RUNNING  # nothing in the process could say otherwise
@@ -79,7 +70,7 @@ def test_a_db_worker_killed_mid_run_is_reaped_by_the_next_start(roster, processe
     processes.start("db_worker", db_worker_command())
     processes.wait_until(lambda: roster.step_running("wait"), "step wait", alive=["db_worker"])
 
-    pid = kill(processes, "db_worker")
+    pid = processes.kill("db_worker")
 
     # Refused while the lost run still looks alive; once it is stale, the start reaps it.
     started: list[FlowRun] = []
@@ -122,7 +113,7 @@ def test_a_runflow_killed_while_storing_leaves_all_old_or_all_new_records(
     processes.wait_until(roster.store_reached, f"the store gate ({pause})", alive=["runflow"])
     run = roster.run()
 
-    pid = kill(processes, "runflow")
+    pid = processes.kill("runflow")
 
     assert students() == left
     assert RecordChange.objects.filter(run=run).count() == changes

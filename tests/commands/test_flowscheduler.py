@@ -17,13 +17,12 @@ from adminflow.management.commands.flowscheduler import MIN_SLEEP, seconds_to_ne
 from adminflow.models import Flow, FlowRun
 from adminflow.states import FlowRunStatus, Trigger
 from tests.factories import FlowFactory, RunningFlowRunFactory
-from tests.run_helpers import database_url, pipeline
+from tests.run_helpers import command, database_url, pipeline
 from tests.schedule_helpers import utc
-from tests.test_runflow import command
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def flowscheduler(*args: str) -> tuple[str, str, int]:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import subprocess
-import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
 import yaml
-from django.core.management import CommandError, call_command
 
 from adminflow import AdminFlow
 from adminflow.models import FlowRun, RunLog, StepRun
 from adminflow.runs import execute_run, start_run
 from adminflow.states import FlowRunStatus, Trigger
+from tests.commands.helpers import django_process, interrupted_at_wait, site_with
 from tests.engine.helpers import (
     failing,
     make_storer,
@@ -28,26 +24,11 @@ from tests.engine.helpers import (
     update_step,
 )
 from tests.factories import FlowFactory, FlowRunFactory, RunningFlowRunFactory
-from tests.run_helpers import STDIN_FLOW_SPEC, pipeline
+from tests.run_helpers import STDIN_FLOW_SPEC, pipeline, runflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def command(name: str, *args: str) -> tuple[str, str, int]:
-    """Run a management command; return its stdout, its stderr and the exit code it ends with."""
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command(name, *args, stdout=stdout, stderr=stderr)
-    except CommandError as exc:
-        # What BaseCommand.run_from_argv prints before exiting with the code.
-        return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
-    return stdout.getvalue(), stderr.getvalue(), 0
-
-
-def runflow(*args: str) -> tuple[str, str, int]:
-    return command("runflow", *args)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -569,57 +550,6 @@ def test_cancel_with_a_flow_name_or_run_options_is_a_usage_error(args, message):
 
 
 # Ctrl-C, in a real process
-
-
-def django_process(*args: str) -> list[str]:
-    return [sys.executable, "-m", "django", *args, "--settings=tests.settings"]
-
-
-def site_with(tmp_path, code: str) -> dict[str, str]:
-    """Migrate a SQLite file, run ``code`` in its shell; return the environment that uses it."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    for args in (["migrate", "-v0"], ["shell", "-v0", "-c", code]):
-        done = subprocess.run(
-            django_process(*args),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-    return env
-
-
-def interrupted_at_wait(env: dict[str, str], *args: str) -> tuple[str, str, int]:
-    """Run ``runflow *args`` until the stdin flow's step waits, Ctrl-C it, then let the step end.
-
-    Return what it printed and its exit code.
-    """
-    process = subprocess.Popen(
-        django_process("runflow", *args),
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        seen = []
-        while "[STEP] wait (record): started\n" not in seen:
-            line = process.stdout.readline()
-            assert line, f"runflow ended early: {''.join(seen)}{process.stderr.read()}"
-            seen.append(line)
-        process.send_signal(signal.SIGINT)
-        # The waiting step finishes only now: the signal is in before it returns.
-        out, err = process.communicate("go\n", timeout=60)
-    finally:
-        process.kill()
-    return "".join(seen) + out, err, process.returncode
 
 
 @pytest.fixture

@@ -147,12 +147,6 @@ def test_a_schedule_runs_across_midnight(scheduled, time_machine):
 # Daylight saving, in the site's zone
 
 
-@pytest.fixture
-def amsterdam(settings) -> None:
-    # Springs forward 2024-03-31 02:00 -> 03:00, falls back 2024-10-27 03:00 -> 02:00.
-    settings.TIME_ZONE = "Europe/Amsterdam"
-
-
 def test_spring_forward_the_skipped_time_runs_once_at_the_jump(amsterdam, scheduled, time_machine):
     time_machine.move_to(utc(2024, 3, 30, 12), tick=False)
     row = scheduled("tidy", "30 2 * * *")

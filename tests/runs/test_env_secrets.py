@@ -22,7 +22,7 @@ from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus
 from tests.admin.crawl import stored_values
 from tests.engine.helpers import Trace, make_storer
-from tests.test_runflow import runflow
+from tests.run_helpers import runflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

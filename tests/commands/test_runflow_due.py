@@ -15,19 +15,18 @@ import pytest
 from django_tasks_db.models import DBTaskResult
 
 from adminflow import AdminFlow
-from adminflow.compat import TASKS_MODULE, task_backends
 from adminflow.models import Flow, FlowRun
 from adminflow.runs import start_run
 from adminflow.states import FlowRunStatus, Trigger
+from tests.commands.helpers import interrupted_at_wait, site_with
 from tests.engine.helpers import failing, make_storer, propagate_step, update_step
 from tests.factories import FlowFactory
-from tests.run_helpers import STDIN_FLOW_SPEC, database_url, pipeline, step_statuses
+from tests.run_helpers import STDIN_FLOW_SPEC, database_url, pipeline, runflow, step_statuses
 from tests.schedule_helpers import utc
-from tests.test_runflow import interrupted_at_wait, runflow, site_with
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DUE_AT = "scheduled for 2024-06-01 12:15 UTC"
 
 
@@ -46,13 +45,6 @@ def due(register, trace, time_machine):
         return row
 
     return make
-
-
-@pytest.fixture
-def sent(settings) -> list:
-    """Swap in the dummy backend; return the list of task results sent to it."""
-    settings.TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
-    return task_backends["default"].results
 
 
 # Run here

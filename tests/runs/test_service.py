@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -36,7 +35,6 @@ from adminflow.runs import (
 from adminflow.runs.config import UnknownFlow
 from adminflow.signals import flow_run_finished
 from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
-from adminflow.storage import DjangoRecordStorer
 from adminflow.tasks import execute_queued_run
 from tests.engine.helpers import (
     WAIT,
@@ -50,6 +48,7 @@ from tests.engine.helpers import (
 )
 from tests.factories import FlowFactory, FlowRunFactory, RunningFlowRunFactory, StepRunFactory
 from tests.run_helpers import pipeline, step_statuses
+from tests.storer_flows import Member, Members
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -305,17 +304,6 @@ def test_a_successful_run_is_recorded_with_its_steps_counts_and_metadata(registe
         ("p", logging.INFO, f"p: succeeded {took['p']}"),
         ("records", logging.INFO, "stored 3 records"),
     ]
-
-
-@dataclass
-class Member:
-    netid: str
-    name: str
-
-
-class Members(DjangoRecordStorer[Member]):
-    record_type = Member
-    key = "netid"
 
 
 def test_a_django_record_storer_reports_what_it_added_changed_and_removed(register):

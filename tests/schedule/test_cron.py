@@ -35,11 +35,6 @@ def ticks(expression: str, after: datetime, count: int, **window: date) -> list[
     return [t.astimezone(UTC) for t in islice(ticks_after(expression, after, **window), count)]
 
 
-@pytest.fixture
-def amsterdam(settings) -> None:
-    settings.TIME_ZONE = "Europe/Amsterdam"
-
-
 # What is refused
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
 
 from adminflow import AdminFlow
 from adminflow.models import FlowRun
@@ -13,18 +10,9 @@ from adminflow.runs import execute_run, start_run
 from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, Trigger
 from tests.engine.helpers import Trace, make_storer, update_step
+from tests.run_helpers import runflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
-
-
-def runflow(*args: str) -> tuple[str, str, int]:
-    """Run ``runflow``; return its stdout, its stderr and the exit code it ends with."""
-    stdout, stderr = StringIO(), StringIO()
-    try:
-        call_command("runflow", *args, stdout=stdout, stderr=stderr)
-    except CommandError as exc:
-        return stdout.getvalue(), f"{stderr.getvalue()}CommandError: {exc}\n", exc.returncode
-    return stdout.getvalue(), stderr.getvalue(), 0
 
 
 @pytest.fixture
