@@ -4,9 +4,10 @@ The admin, the commands and the scheduler change runs only through the names
 exported here. Inside: ``service`` (start, execute, cancel, re-run, resume,
 reap), ``status`` (the one helper every status change goes through),
 ``sending`` (to a Tasks backend), ``recording`` (a running run's steps, log
-lines and heartbeats), ``step_rows`` (a run's step rows, for the service and
-the run page), ``config`` (the flow and config a run runs with),
-``metadata`` (run metadata as JSON).
+lines and heartbeats) with ``bulk_writes`` (its rows in one statement a
+batch), ``step_rows`` (a run's step rows, for the service and the run page),
+``config`` (the flow and config a run runs with), ``metadata`` (run metadata
+as JSON), ``workers`` (which task workers were seen, and when).
 """
 
 from .config import UnknownFlow
