@@ -65,7 +65,7 @@ from .metadata import metadata_from_json, metadata_to_json
 from .recording import RunRecorder, cut, save_step_rows
 from .sending import enqueue_run
 from .status import move_run
-from .step_rows import step_rows
+from .step_rows import step_row_values
 
 Executor = Literal["here", "worker"]
 """Who will execute a run being queued: this process (``runflow``), or a Tasks worker."""
@@ -307,9 +307,9 @@ def _run_recorded(
 ) -> RunResult:
     entries = {name: step.entry for name, step in configured.steps.items()}
     limits = {name: step.time_limit for name, step in configured.steps.items()}
-    steps = save_step_rows(step_rows(run, entries, limits))
+    steps = save_step_rows(step_row_values(run, entries, limits))
     bind_storer(configured, run)  # a DjangoRecordStorer writes its audit rows for this run
-    with RunRecorder(run, {step.name: step for step in steps}, cancel_event) as recorder:
+    with RunRecorder(run, steps, cancel_event) as recorder:
         return configured.run(
             observers=[recorder, *observers],
             cancel_event=cancel_event,
