@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from django.db import connections, router
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from ..conf import adminflow_settings
@@ -115,6 +116,11 @@ class RunRecorder(FlowObserver):
         self.cancel_event = cancel_event
         # The thread running the flow keeps its connection; worker threads close theirs.
         self.owner = threading.current_thread()
+        # The threads that opened a connection since the run started: a worker thread
+        # closes its connections after a step only if it is one of them. Asking Django
+        # which connections each thread holds cost as much as the rest of recording a
+        # step.
+        self._connected: set[int] = set()
         self.batch_size: int = adminflow_settings.LOG_BATCH_SIZE
         self.flush_interval: float = adminflow_settings.LOG_FLUSH_INTERVAL
         self.heartbeat_interval: float = adminflow_settings.HEARTBEAT_INTERVAL
@@ -141,6 +147,7 @@ class RunRecorder(FlowObserver):
         )
 
     def __enter__(self) -> Self:
+        connection_created.connect(self._note_connected, weak=False)
         self._thread.start()
         return self
 
@@ -150,6 +157,7 @@ class RunRecorder(FlowObserver):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        connection_created.disconnect(self._note_connected)
         self._stopping = True
         self._wake.set()
         self._thread.join()
@@ -219,8 +227,14 @@ class RunRecorder(FlowObserver):
         finally:
             # A node's work on a worker thread ends here: if the step used the ORM,
             # close what that thread opened rather than leak a connection.
-            if threading.current_thread() is not self.owner:
+            thread = threading.get_ident()
+            if thread in self._connected and thread != self.owner.ident:
+                self._connected.discard(thread)
                 connections.close_all()
+
+    def _note_connected(self, **kwargs: Any) -> None:
+        """Note that this thread opened a database connection (``connection_created``)."""
+        self._connected.add(threading.get_ident())
 
     def store_started(self, flow: str) -> None:
         # Written now, by the thread about to store: on SQLite the store's transaction
