@@ -366,7 +366,9 @@ class AdminFlow:
         if self._configured is None:
             self.config(self.default_config)
         assert self._configured is not None
-        observers = tuple(observers) or (FlowOutput(self._output),)
+        if not (observers := tuple(observers)):
+            output = FlowOutput(self._output)
+            observers = (output,) if output.listening else ()
         result = self._configured.run(observers=observers, cancel_event=cancel_event)
         self._metadata = dict(result.metadata)
         return result

@@ -74,6 +74,15 @@ class FlowOutput(ConsoleObserver):
             handler = logging.FileHandler(settings.logfile, encoding="utf-8", delay=True)
             self._add(handler, logging.DEBUG, "%(asctime)s %(message)s")
 
+    @property
+    def listening(self) -> bool:
+        """Return whether any line would reach anyone: a logging handler, the console, a file.
+
+        A silent run of a program without logging has nobody to tell: it then
+        needs no output at all, and pays nothing for lines nobody reads.
+        """
+        return self.to_logging or bool(self.handlers)
+
     def _add(self, handler: logging.Handler, level: int, layout: str) -> None:
         handler.setLevel(level)
         handler.setFormatter(logging.Formatter(layout))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -309,3 +311,18 @@ def test_logfile_appends_every_line_whatever_is_printed(course, tmp_path):
     text = log.read_text()
     assert text.count("[FLOW] tag-labs: started") == 2
     assert "[push-tags] pushed abc-ab1" in text  # a step's own line, printed only when verbose
+
+
+def test_a_silent_run_with_nobody_listening_builds_no_output(tmp_path):
+    """With logging unset (a plain script: its own process), no logfile and silent(),
+    nobody reads a line, and none is made; a logfile or printing is someone."""
+    probe = (
+        "from adminflow.engine.output import FlowOutput, OutputSettings\n"
+        "print(FlowOutput(OutputSettings(silent=True)).listening,"
+        f" FlowOutput(OutputSettings(silent=True, logfile={str(tmp_path / 'f.log')!r})).listening,"
+        " FlowOutput(OutputSettings()).listening)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True", "True"]
