@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator, Mapping
+from importlib import import_module
 from typing import Any, TypeVar, overload
 
 from .engine import AdminFlow, AdminflowError, AdminStep, RecordStorer
@@ -183,8 +184,36 @@ def register_flow(
 
 
 def autodiscover() -> None:
-    """Import every installed app's ``steps`` and ``flows`` module, so they register."""
-    # Imported here so that ``import adminflow`` (and so a steps module) loads no Django.
-    from django.utils.module_loading import autodiscover_modules
+    """Import every installed app's ``steps`` and ``flows`` module, so they register.
 
-    autodiscover_modules("steps", "flows")
+    A module that raises half way is undone before the error goes on, as
+    Django's admin does with ``register_to``: both registries are put back as
+    they were before its import, so a broken module leaves no half-registered
+    flow behind (and a second import of it, say at the next request, does not
+    fail on what the first one did register). A missing module is skipped.
+    """
+    # Imported here so that ``import adminflow`` (and so a steps module) loads no Django.
+    from django.apps import apps
+    from django.utils.module_loading import module_has_submodule
+
+    for app_config in apps.get_app_configs():
+        for name in ("steps", "flows"):
+            before = _registries_now()
+            try:
+                import_module(f"{app_config.name}.{name}")
+            except Exception:
+                _restore_registries(before)
+                if module_has_submodule(app_config.module, name):
+                    raise
+
+
+def _registries_now() -> tuple[dict[str, type], dict[str, AdminFlow], set[str]]:
+    return (
+        dict(step_registry._registry),
+        dict(flow_registry._registry),
+        set(flow_registry._starts_disabled),
+    )
+
+
+def _restore_registries(state: tuple[dict[str, type], dict[str, AdminFlow], set[str]]) -> None:
+    step_registry._registry, flow_registry._registry, flow_registry._starts_disabled = state

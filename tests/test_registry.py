@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test.utils import modify_settings
 
 from adminflow import AdminFlow, AdminUpdateStep, AlreadyRegistered, NotRegistered
 from adminflow.models import Flow
@@ -335,3 +336,54 @@ def test_the_simple_app_config_does_not_autodiscover(tmp_path):
     found = json.loads(run_python(REPORT_REGISTRIES, "simple_settings", extra_path=tmp_path))
 
     assert found == {"flows": [], "steps": [], "imported": False}
+
+
+BROKEN_FLOWS = """
+from adminflow import AdminFlow, AdminUpdateStep, RecordStorer, register_flow, register_step
+
+
+@register_step
+class HalfStep(AdminUpdateStep):
+    description = "registered before the module breaks"
+
+    def update_records(self, records, logger, get_metadata, set_metadata, debug=False):
+        pass
+
+
+class HalfStorer(RecordStorer):
+    description = "records of nothing"
+
+    def get_records(self, logger):
+        return []
+
+    def set_records(self, rec_list, logger, debug=False):
+        pass
+
+
+flow = AdminFlow("half-registered", "registered before the module breaks", HalfStorer, "s")
+flow.add_update_step("half", HalfStep)
+register_flow(flow, enabled=False)
+raise RuntimeError("this flows module breaks half way")
+"""
+
+
+def test_a_flows_module_that_breaks_half_way_leaves_the_registries_as_they_were(
+    tmp_path, monkeypatch
+):
+    package = tmp_path / "halfapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "flows.py").write_text(BROKEN_FLOWS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    steps_before, flows_before = dict(step_registry), dict(flow_registry)
+
+    # Installing the app runs adminflow's ready(), whose autodiscovery imports it.
+    with (
+        pytest.raises(RuntimeError, match="breaks half way"),
+        modify_settings(INSTALLED_APPS={"append": "halfapp"}),
+    ):
+        pass
+
+    assert dict(step_registry) == steps_before
+    assert dict(flow_registry) == flows_before
+    assert flow_registry.starts_enabled("half-registered")
