@@ -38,6 +38,7 @@ from ..signals import send_robust, step_run_finished
 from ..states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
 from .bulk_writes import insert_rows, update_rows
 from .step_rows import StepRowValues
+from .workers import worker_beat
 
 logger = logging.getLogger("adminflow.runs")
 
@@ -411,9 +412,6 @@ class RunRecorder(FlowObserver):
         queued runs, this run); a fourth only runs once a cancel was
         requested (or the reaper gave the run up), to tell which.
         """
-        # Imported here, where the worker is beaten: recording needs nothing else of it.
-        from .workers import worker_beat
-
         now = timezone.now()
         # A task worker stays seen alive while it executes; runflow has no row to beat.
         worker_beat(self.run.worker, now)

@@ -294,9 +294,8 @@ def execute_run(
 
 def _claim(run: FlowRun, status: str, **fields: Any) -> None:
     """Move the queued ``run`` on; raise IllegalTransition if another process moved it first."""
-    was = run.status
     if not move_run(run, status, **fields):
-        raise IllegalTransition(f"run {run.pk}", was if run.status == was else run.status, status)
+        raise IllegalTransition(f"run {run.pk}", run.status, status)  # as it is now
 
 
 def _run_recorded(
