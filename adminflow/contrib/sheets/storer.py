@@ -374,7 +374,10 @@ class SpreadsheetStorer(RecordStorer[T]):
         if gone:
             problems.append(f"no row holds {', '.join(gone[:SHOWN])}{_more(gone)} any more")
         if there:
-            problems.append(f"rows for the new {', '.join(there[:SHOWN])}{_more(there)} were added")
+            problems.append(
+                f"rows were added for {', '.join(there[:SHOWN])}{_more(there)}, "
+                "which the run adds too"
+            )
         if problems:
             raise SheetRecordsError(
                 f"{self.worksheet().label} was edited since the records were loaded: "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +67,29 @@ def test_the_generic_courseflow_form_loads_and_stores_through_its_alias(
     assert (sheet.fake.token_requests, sheet.fake.reads, sheet.fake.writes) == (1, 2, 1)
 
 
+def test_a_subclass_of_the_subscripted_storer_with_a_default_key_needs_no_credentials_config(
+    sheet: CourseSheet,
+) -> None:
+    key_text = sheet.config["credentials"]
+
+    class RosterSheet(SpreadsheetStorer[StudentRecord]):
+        config_types = [
+            (*entry[:3], key_text) if entry[0] == "credentials" else entry
+            for entry in SpreadsheetStorer.config_types
+        ]
+
+    sheet.fill([student(1)])
+    flow = AdminFlow("roster-sheet", "grades in the sheet", RosterSheet, "roster")
+    flow.add_update_step("grade", GradeFirstThree)
+    config = {k: v for k, v in sheet.config.items() if k != "credentials"}
+    flow.config({"roster": config, "grade": {"grade": 64.0}})
+
+    result = flow.run()
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert sheet.rows()[1][-1] == 64.0
+
+
 def test_a_key_the_record_type_lacks_is_a_config_error_of_the_flow(sheet: CourseSheet) -> None:
     flow = grading_flow()
 
@@ -105,3 +130,15 @@ def test_a_recorded_run_stores_to_the_sheet_and_records_what_it_stored(
     assert "PRIVATE KEY" not in json.dumps(run.config_snapshot)
     assert [row[-1] for row in sheet.rows()[1:4]] == [85.0, 85.0, 85.0]
     assert sheet.fake.writes == 1
+
+
+def test_the_storer_imports_no_django_so_a_plain_script_can_use_it() -> None:
+    code = (
+        "import sys\n"
+        "import adminflow.contrib.sheets\n"
+        "assert 'django' not in sys.modules, sorted(m for m in sys.modules if 'django' in m)\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+    assert done.returncode == 0, done.stderr

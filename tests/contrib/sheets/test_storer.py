@@ -145,6 +145,20 @@ def test_a_row_deleted_by_hand_during_the_run_refuses_the_store(sheet: CourseShe
     assert sheet.rows() == before
 
 
+def test_a_row_added_by_hand_for_a_new_record_refuses_the_store(sheet: CourseSheet) -> None:
+    sheet.fill([student(1)])
+    storer, records = loaded_storer(sheet)
+    sheet.fill([student(1), student(2, name="Typed by a TA")])
+
+    with pytest.raises(
+        SheetRecordsError, match="rows were added for 's002', which the run adds too"
+    ):
+        storer.set_records([*records, student(2)], print)
+
+    assert sheet.fake.writes == 0
+    assert sheet.rows()[2][1] == "Typed by a TA"
+
+
 def test_records_that_cannot_be_rows_are_refused_before_any_request(sheet: CourseSheet) -> None:
     sheet.fill([student(1)])
     storer, records = loaded_storer(sheet)
