@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import gspread
 import requests
 from google.auth.exceptions import GoogleAuthError
+from gspread.http_client import ParamsType
 from gspread.utils import absolute_range_name
 from requests.adapters import HTTPAdapter
 
@@ -89,7 +90,9 @@ class _ToBase(HTTPAdapter):
         super().__init__()
         self.base = base.rstrip("/")
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(  # type: ignore[override]  # passes requests' keyword arguments on as they come
+        self, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
         assert request.url is not None
         request.url = self.base + request.url[len(SHEETS_API) :]
         return super().send(request, **kwargs)
@@ -145,7 +148,7 @@ class Worksheet:
 
     def read(self) -> dict[str, Any]:
         """Return the worksheet's ``properties`` and grid ``data`` (one ``spreadsheets.get``)."""
-        params = {
+        params: ParamsType = {
             "ranges": absolute_range_name(self.tab),
             "includeGridData": "true",
             "fields": GRID_FIELDS,
@@ -156,7 +159,7 @@ class Worksheet:
         )
         self.reads += 1
         (sheet,) = answer["sheets"]
-        return sheet
+        return dict(sheet)
 
     def write(self, requests_: list[dict[str, Any]]) -> None:
         """Send ``requests_`` in one ``spreadsheets.batchUpdate``: all applied, or none."""

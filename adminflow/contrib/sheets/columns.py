@@ -17,8 +17,10 @@ an ``Enum``         its member's value                           a value of one 
 ==================  ===========================================  ================================
 
 Text is written as text (never parsed by Sheets, so ``00123`` stays
-``00123`` and ``=SUM(...)`` is not a formula). A ``str`` field reads an empty
-cell as ``""``; any other field that is not optional refuses one.
+``00123`` and ``=SUM(...)`` is not a formula). An empty cell of a field that
+is not optional reads as the field's default, so a row typed in by hand
+needs only the cells without one; a ``str`` field without a default reads
+it as ``""``, and any other field without one refuses it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SHEETS_EPOCH = date(1899, 12, 30)
 """Day zero of the serial numbers Sheets keeps dates as."""
 
 _SCALARS = (str, int, float, bool, date, datetime)
+_EXPECTED: dict[type, str] = {date: "a date (YYYY-MM-DD)", datetime: "an ISO 8601 datetime"}
 
 
 class RecordTypeError(AdminflowError, TypeError):
@@ -60,6 +63,8 @@ class Column:
     name: str
     kind: type
     optional: bool
+    default: Any = dataclasses.MISSING
+    """What an empty cell reads as, if the field has a default (not a default factory)."""
 
     @property
     def expected(self) -> str:
@@ -68,9 +73,7 @@ class Column:
             values = ", ".join(repr(member.value) for member in self.kind)
             text = f"one of {self.kind.__name__}'s values ({values})"
         else:
-            text = {date: "a date (YYYY-MM-DD)", datetime: "an ISO 8601 datetime"}.get(
-                self.kind, self.kind.__name__
-            )
+            text = _EXPECTED.get(self.kind, self.kind.__name__)
         return f"{text} or an empty cell" if self.optional else text
 
     def to_cell(self, value: Any) -> Cell:
@@ -95,6 +98,8 @@ class Column:
         if found is None or found == "":
             if self.optional:
                 return None
+            if self.default is not dataclasses.MISSING:
+                return self.default
             if self.kind is str:
                 return ""
             raise CellError(f"an empty cell, expected {self.expected}")
@@ -107,7 +112,8 @@ class Column:
 
     def _member(self, found: Any, shown: str | None) -> enum.Enum:
         """Return the member whose value the cell holds, read as that value's type."""
-        for member in self.kind:  # type: ignore[attr-defined]
+        members: list[enum.Enum] = list(self.kind)  # type: ignore[call-overload]
+        for member in members:
             try:
                 if _READERS[type(member.value)](found, shown) == member.value:
                     return member
@@ -139,7 +145,7 @@ def columns_of(record_type: Any) -> list[Column]:
                 "a cell cannot hold; a field must be str, int, float, bool, date, datetime or "
                 "an Enum of str, int, float or bool values, or one of these | None"
             )
-        columns.append(Column(field.name, kind, optional))
+        columns.append(Column(field.name, kind, optional, field.default))
     if not columns:
         raise RecordTypeError(f"{record_type.__name__} has no fields, so no columns")
     return columns

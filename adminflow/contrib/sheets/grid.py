@@ -19,7 +19,7 @@ A store's requests, in the order the API applies them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +112,9 @@ def cell_data(cell: Cell) -> dict[str, Any]:
     return {} if cell is None else {"userEnteredValue": {cell[0]: cell[1]}}
 
 
-def update_requests(sheet_id: int, row: int, columns: Iterable[int], cells: Sequence[Cell]):
+def update_requests(
+    sheet_id: int, row: int, columns: Iterable[int], cells: Sequence[Cell]
+) -> Iterator[dict[str, Any]]:
     """Yield ``updateCells`` requests writing ``cells[c]`` for each changed column ``c`` of
     ``row``, one request per run of adjacent columns."""
     for start, stop in _runs(sorted(columns)):

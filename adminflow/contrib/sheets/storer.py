@@ -84,14 +84,6 @@ class SheetStoreCounts:
         }
 
 
-@dataclass
-class _Loaded:
-    """What ``get_records`` read: each record's row index and cells, by key."""
-
-    header: bool
-    rows: dict[Hashable, tuple[int, tuple[Cell, ...]]]
-
-
 class SpreadsheetStorer(RecordStorer[T]):
     """Keep records of a dataclass type in a worksheet, storing back only what changed.
 
@@ -122,7 +114,8 @@ class SpreadsheetStorer(RecordStorer[T]):
 
     def __init__(self, configs: Any) -> None:
         self._worksheet: Worksheet | None = None
-        self._loaded: _Loaded | None = None
+        self._loaded: dict[Hashable, tuple[Cell, ...]] | None = None
+        """What get_records() read: each record's cells, by key."""
         self.last_store_counts: SheetStoreCounts | None = None
         super().__init__(configs)
 
@@ -200,7 +193,8 @@ class SpreadsheetStorer(RecordStorer[T]):
         grid = parse_grid(sheet.read())
         self._check_header(grid, record_type, columns, "")
         records: list[Any] = []
-        rows: dict[Hashable, tuple[int, tuple[Cell, ...]]] = {}
+        rows: dict[Hashable, int] = {}
+        loaded: dict[Hashable, tuple[Cell, ...]] = {}
         problems: list[str] = []
         for index, cells in grid.rows:
             values = {}
@@ -221,16 +215,17 @@ class SpreadsheetStorer(RecordStorer[T]):
             if key in (None, ""):
                 problems.append(f"{where} has no {columns[key_column].name}")
             elif key in rows:
-                problems.append(f"{where} repeats the key {key!r} of row {rows[key][0] + 1}")
+                problems.append(f"{where} repeats the key {key!r} of row {rows[key] + 1}")
             else:
                 records.append(record_type(**values))
-                rows[key] = (index, tuple(col.to_cell(values[col.name]) for col in columns))
+                rows[key] = index
+                loaded[key] = tuple(col.to_cell(values[col.name]) for col in columns)
         if problems:
             raise SheetRecordsError(
-                f"{sheet.label}: {_listed(problems, 'cell')} cannot be read as "
-                f"{record_type.__name__} records: {'; '.join(problems[:SHOWN])}{_more(problems)}"
+                f"{sheet.label}: its rows cannot be read as {record_type.__name__} records "
+                f"({_listed(problems, 'problem')}): {'; '.join(problems[:SHOWN])}{_more(problems)}"
             )
-        self._loaded = _Loaded(bool(grid.header), rows)
+        self._loaded = loaded
         logger(f"loaded {len(records)} records from {sheet.label}")
         return records
 
@@ -260,12 +255,12 @@ class SpreadsheetStorer(RecordStorer[T]):
         record_type, columns, key_column = self._columns()
         loaded = self._loaded
         now = self._cells_by_key(rec_list, record_type, columns, key_column)
-        added = [key for key in now if key not in loaded.rows]
-        removed = [key for key in loaded.rows if key not in now]
+        added = [key for key in now if key not in loaded]
+        removed = [key for key in loaded if key not in now]
         changed = {
-            key: [c for c, cell in enumerate(cells) if cell != loaded.rows[key][1][c]]
+            key: [c for c, cell in enumerate(cells) if cell != loaded[key][c]]
             for key, cells in now.items()
-            if key in loaded.rows and cells != loaded.rows[key][1]
+            if key in loaded and cells != loaded[key]
         }
         counts = SheetStoreCounts(
             len(added),
@@ -287,12 +282,13 @@ class SpreadsheetStorer(RecordStorer[T]):
         rows = self._current_rows(
             grid, columns[key_column], key_column, [*changed, *removed], added
         )
-        requests, lines = [], []
+        requests: list[dict[str, Any]] = []
+        lines: list[str] = []
         for key, changed_columns in changed.items():
             requests += update_requests(grid.sheet_id, rows[key], changed_columns, now[key])
             lines += [
                 f"change {key} {columns[c].name} ({a1(rows[key], c)}): "
-                f"{_shown(loaded.rows[key][1][c])} -> {_shown(now[key][c])}"
+                f"{_shown(loaded[key][c])} -> {_shown(now[key][c])}"
                 for c in changed_columns
             ]
         requests += delete_requests(grid.sheet_id, [rows[key] for key in removed])

@@ -60,9 +60,21 @@ def test_cells_that_cannot_be_read_are_named_by_row_column_and_type(sheet: Cours
         QuickSheet[StudentRecord](sheet.config).get_records(print)
 
     message = str(refused.value)
-    assert "2 cells cannot be read as StudentRecord records" in message
+    assert "its rows cannot be read as StudentRecord records (2 problems): C3" in message
     assert "C3 (row 3, column 'section'): str 'two', expected int" in message
     assert "F3 (row 3, column 'status'): str 'gone', expected one of Status's values" in message
+
+
+def test_rows_without_a_key_or_repeating_one_are_refused_naming_the_rows(
+    sheet: CourseSheet,
+) -> None:
+    sheet.fill([student(1), student(2), student(1, name="Again")])
+    sheet.fake.set_row(sheet.spreadsheet_id, "roster", 4, ["", "Nobody", 1])
+
+    with pytest.raises(SheetRecordsError) as refused:
+        QuickSheet[StudentRecord](sheet.config).get_records(print)
+
+    assert "row 4 repeats the key 's001' of row 2; row 5 has no netid" in str(refused.value)
 
 
 def test_a_store_that_changes_3_cells_is_one_write_of_those_cells(sheet: CourseSheet) -> None:
