@@ -129,8 +129,6 @@ class Worksheet:
         self.tab = tab
         self.account = str(key["client_email"])
         self.retry = retry
-        self.reads = 0
-        self.writes = 0
         try:
             self.client = gspread.service_account_from_dict(key, scopes=SCOPES)
         except (ValueError, GoogleAuthError) as exc:
@@ -157,7 +155,6 @@ class Worksheet:
         answer = self._call(
             "read", lambda: http.fetch_sheet_metadata(self.spreadsheet_id, params=params)
         )
-        self.reads += 1
         (sheet,) = answer["sheets"]
         return dict(sheet)
 
@@ -166,7 +163,6 @@ class Worksheet:
         body = {"requests": requests_, "includeSpreadsheetInResponse": False}
         http = self.client.http_client
         self._call("write", lambda: http.batch_update(self.spreadsheet_id, body))
-        self.writes += 1
 
     def _call(self, kind: str, call: Callable[[], T]) -> T:
         """Return ``call()``, retrying quota answers (and, for a read, server errors)."""
