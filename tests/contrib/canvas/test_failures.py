@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from adminflow import RunStatus, Secret
-from adminflow.contrib.canvas import MessageStudents, PostGrades, SyncCanvasGroups
+from adminflow.contrib.canvas import (
+    CanvasRateLimited,
+    MessageStudents,
+    PostGrades,
+    SyncCanvasGroups,
+)
+from adminflow.contrib.canvas.pacing import LOW_WATER
 from adminflow.contrib.canvas.session import CanvasSession
 from tests.fake_canvas import COURSE_ID, TOKEN
 
@@ -102,3 +110,26 @@ def test_the_requester_gives_each_thread_its_own_requester(fake_canvas):
 
     assert len({id(requester) for requester in seen.values()}) == 3
     assert session.pacer.remaining == 700.0  # every answer's quota header was read
+
+
+def test_reads_go_one_at_a_time_once_the_cost_bucket_runs_low_or_canvas_throttled(fake_canvas):
+    comfortable = CanvasSession(fake_canvas.url, Secret(TOKEN), COURSE_ID)
+    comfortable.course()
+    fake_canvas.remaining = LOW_WATER - 1
+    low = CanvasSession(fake_canvas.url, Secret(TOKEN), COURSE_ID)
+    low.course()
+    throttled = CanvasSession(fake_canvas.url, Secret(TOKEN), COURSE_ID)
+    fake_canvas.remaining = 700.0
+    fake_canvas.throttle_at(1)
+
+    with pytest.raises(CanvasRateLimited, match=r"X-Rate-Limit-Remaining -12\.5"):
+        throttled.course()
+
+    assert (comfortable.pacer.serial, low.pacer.serial, throttled.pacer.serial) == (
+        False,
+        True,
+        True,
+    )
+    assert low.pacer.remaining == LOW_WATER - 1
+    for session in (comfortable, low, throttled):
+        session.close()
