@@ -86,7 +86,9 @@ def translate(
 ) -> CanvasError:
     """Return the error a step raises for ``exc``, an answer to ``action`` (what was tried)."""
     if isinstance(exc, requests.RequestException) or response is None:
-        return CanvasUnavailable(f"{action}: no answer from Canvas ({type(exc).__name__})")
+        return CanvasUnavailable(
+            f"{action}: no answer from Canvas ({type(exc).__name__}); is 'base_url' right?"
+        )
     status = response.status_code
     message = canvas_message(response)
     said = f"Canvas answered {status}" + (f": {message}" if message else "")

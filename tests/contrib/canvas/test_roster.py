@@ -136,3 +136,19 @@ def test_an_unknown_course_or_a_refused_token_fails_clearly_and_keeps_the_token_
     assert refused.steps["import-roster"].attempts == 1  # not worth retrying
     assert TOKEN not in error + (refused.steps["import-roster"].traceback or "")
     assert course.students == []
+
+
+def test_an_address_where_nothing_answers_fails_after_its_retries_naming_base_url(fake_canvas):
+    course = Course()
+    flow = flow_of(course, ("record", "import-roster", ImportRoster))
+    config = configured(fake_canvas, {"import-roster": {}})
+    fake_canvas.stop()  # nothing answers there any more
+    config["import-roster-retry"] = {"max_attempts": 2, "backoff": 0.01, "jitter": False}
+    flow.config(config)
+
+    result = flow.run()
+
+    assert result.status is RunStatus.FAILED
+    step = result.steps["import-roster"]
+    assert step.attempts == 2  # no answer is worth another attempt
+    assert "no answer from Canvas (ConnectionError); is 'base_url' right?" in step.error
