@@ -6,8 +6,8 @@ the student's key, an action name, JSON-able parameters and a readable line.
 Nothing is sent while deciding. Each action is then carried out by the
 step's method of that name, which takes the session and the changes of that
 action (so Canvas's bulk endpoints can take many at once) and returns each
-student's outcome, which :meth:`ChangeStep.record_outcome` writes on the
-student as soon as the call ends. A method needs nothing but the change's
+student's outcome; :meth:`ChangeStep.marks` says which fields of the student
+that outcome sets, and they are written as soon as it is known. A method needs nothing but the change's
 parameters: the changes of a reviewed plan could be carried out as they are.
 
 In debug mode the changes are logged (``debug: would <line>``), none is
@@ -64,8 +64,11 @@ class ChangeStep(CanvasStep):
         """Return the changes the records call for; send nothing."""
         raise NotImplementedError
 
-    def record_outcome(self, record: Any, change: Change, outcome: str) -> None:
-        """Write a change's outcome on its student; called under the student's lock."""
+    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
+        """Return the fields (name -> value) a change's outcome sets on its student.
+
+        Called under the student's lock, with the record as it is now.
+        """
         raise NotImplementedError
 
     def propagate_records(
@@ -109,7 +112,8 @@ class ChangeStep(CanvasStep):
         def report(change: Change, outcome: str) -> None:
             record, lock = by_key[change.key]
             with lock:
-                self.record_outcome(record, change, outcome)
+                for name, value in self.marks(record, change, outcome).items():
+                    setattr(record, name, value)
             if outcome.startswith("failed"):
                 logger.warning(f"could not {change.line}: {outcome.removeprefix('failed: ')}")
                 kind = "failed"

@@ -93,10 +93,10 @@ class PostGrades(ChangeStep, AdminPropagateStep[Any]):
             )
         return changes
 
-    def record_outcome(self, record: Any, change: Change, outcome: str) -> None:
+    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
         grades = dict(getattr(record, self.outcome_field) or {})
         grades[str(change.params["assignment_id"])] = outcome
-        setattr(record, self.outcome_field, grades)
+        return {self.outcome_field: grades}
 
     def post_grade(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
         """Post the grades in bulk, a batch at a time; each batch's outcome once it finished."""

@@ -75,8 +75,8 @@ class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
                 changes.append(Change(key, "leave_group", {**params, "group": old}, line))
         return changes
 
-    def record_outcome(self, record: Any, change: Change, outcome: str) -> None:
-        setattr(record, self.outcome_field, outcome)
+    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
+        return {self.outcome_field: outcome}
 
     def join_group(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
         """Add each student to their group (made if missing); Canvas takes them out of the old."""

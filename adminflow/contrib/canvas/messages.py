@@ -89,16 +89,21 @@ class MessageStudents(ChangeStep, AdminPropagateStep[Any]):
                 Change(
                     key,
                     "send_message",
-                    {"user_id": user_id, "subject": configs.subject, "body": body},
+                    {
+                        "name": configs.name,
+                        "user_id": user_id,
+                        "subject": configs.subject,
+                        "body": body,
+                    },
                     f"message {key} on Canvas: {configs.subject}",
                 )
             )
         return changes
 
-    def record_outcome(self, record: Any, change: Change, outcome: str) -> None:
+    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
         messages = dict(getattr(record, self.outcome_field) or {})
-        messages[self.configs.name] = outcome
-        setattr(record, self.outcome_field, messages)
+        messages[change.params["name"]] = outcome
+        return {self.outcome_field: messages}
 
     def send_message(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
         """Send the messages, one request per subject and body and 100 recipients."""
