@@ -66,6 +66,8 @@ TOKEN = "7~fakeCanvasTokenForTests0123456789abcdefABCDEFGHIJ"
 """The one token the suite's fake accepts."""
 COURSE_ID = 4242
 THROTTLED = "403 Forbidden (Rate Limit Exceeded)\n"
+MAX_GROUP_CONVERSATION = 100
+"""Canvas's default ``max_group_conversation_size``: private batches are capped by it too."""
 API = "/api/v1"
 
 
@@ -491,12 +493,18 @@ class FakeCanvas(FakeServer):
     def create_conversation(self, body: list[tuple[str, str]], **_: Any) -> tuple[int, Any]:
         fields = dict(body)
         recipients = [int(v) for k, v in body if k == "recipients[]" and v.isdigit()]
-        if not recipients or not fields.get("body"):
-            raise Answer(400, "recipients and body are required")
-        if len(recipients) > 100 and fields.get("group_conversation") != "true":
-            raise Answer(400, "too many recipients for private conversations (at most 100)")
-        if set(recipients) - set(self.users):
-            raise Answer(400, "Invalid recipients")
+        known = [r for r in recipients if r in self.users]
+        # Canvas's render_error: a list of {attribute, message}, 400.
+        if not recipients:
+            return 400, [{"attribute": "recipients", "message": "blank"}]
+        if not known:
+            return 400, [{"attribute": "recipients", "message": "invalid"}]
+        if not fields.get("body"):
+            return 400, [{"attribute": "body", "message": "blank"}]
+        bulk = fields.get("group_conversation") == "true" and fields.get("bulk_message") == "true"
+        if not bulk and len(known) > MAX_GROUP_CONVERSATION:
+            return 400, [{"attribute": "recipients", "message": "too many for group conversation"}]
+        recipients = known
         made = []
         for user_id in recipients:  # group_conversation false: a private conversation each
             conversation = {

@@ -141,4 +141,4 @@ def refusal_is_outcome(batch: list[Change], report: Report, send: Callable[[], N
         send()
     except CanvasRefused as exc:
         for change in batch:
-            report(change, failed(exc))
+            report(change, failed(exc.answer))

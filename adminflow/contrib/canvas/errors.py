@@ -53,9 +53,11 @@ class CanvasConfigError(CanvasError):
 class CanvasRefused(CanvasError):
     """Raise when Canvas refused one action (400, 404, 422...): the students' problem, no retry."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(self, action: str, status: int, answer: str) -> None:
+        super().__init__(f"{action}: {answer}")
         self.status = status
+        self.answer = answer
+        """What Canvas answered, without the action: a student's outcome names only this."""
 
 
 def canvas_message(response: requests.Response | None) -> str:
@@ -66,6 +68,12 @@ def canvas_message(response: requests.Response | None) -> str:
         body = response.json()
     except ValueError:
         return " ".join(response.text.split())[:200]
+    if isinstance(body, list):  # conversations: [{"attribute": "recipients", "message": ...}]
+        return "; ".join(
+            f"{e.get('attribute', '')} {e.get('message', '')}".strip()
+            for e in body
+            if isinstance(e, dict)
+        )
     if isinstance(body, dict):
         errors = body.get("errors")
         if isinstance(errors, list):
@@ -102,4 +110,4 @@ def translate(
         return CanvasUnavailable(f"{action}: {said}")
     if status == 401:
         return CanvasAuthError(f"{action}: Canvas refused the token; check 'token' ({said})")
-    return CanvasRefused(f"{action}: {said}", status)
+    return CanvasRefused(action, status, said)

@@ -21,7 +21,7 @@ from canvasapi.group import Group, GroupCategory
 from adminflow import AdminPropagateStep
 
 from .base import CANVAS_CONFIG, is_active
-from .changes import Change, ChangeStep, Report, refusal_is_outcome
+from .changes import Change, ChangeStep, Report, failed, refusal_is_outcome
 from .errors import CanvasRefused
 from .session import CanvasSession
 
@@ -108,7 +108,7 @@ class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
                     )
                 except CanvasRefused as exc:
                     if exc.status != 404:  # 404: not in the group any more, as wanted
-                        report(change, f"failed: {exc}")
+                        report(change, failed(exc.answer))
                         continue
             report(change, "")
 

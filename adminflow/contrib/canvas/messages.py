@@ -138,8 +138,9 @@ class MessageStudents(ChangeStep, AdminPropagateStep[Any]):
             group_conversation=False,
             context_code=context,
         )
+        action = batch[0].line if len(batch) == 1 else f"message {len(batch)} students: {subject}"
         session.write(
-            f"message {len(batch)} students on Canvas: {subject}",
+            action,
             lambda: session.requester.request("POST", "conversations", _kwargs=fields),
         )
         sent = _now().isoformat(timespec="seconds")

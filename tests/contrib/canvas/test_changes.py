@@ -150,3 +150,21 @@ def test_debug_mode_makes_no_write_and_says_what_it_would_do(fake_canvas):
     assert len(log.of("debug: would message s00")) == 10
     assert {s.canvas_group for s in course.students} == {""}
     assert all(not s.canvas_grades and not s.canvas_messages for s in course.students)
+
+
+def test_a_refused_message_is_the_students_outcome_and_is_tried_again_next_run(fake_canvas):
+    course = imported_course(fake_canvas, 2)
+    course.students[0].canvas_user_id = 999_999  # no such Canvas user: Canvas refuses
+    flow = flow_of(course, ("propagate", "message", MessageStudents))
+    own = {"name": "hi", "subject": "Hi", "body": "Hello {name}"}
+    flow.config(configured(fake_canvas, {"message": own}))
+
+    result = flow.run()
+
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    outcomes = [s.canvas_messages["hi"] for s in course.students]
+    assert outcomes[0] == "failed: Canvas answered 400: recipients invalid"
+    assert outcomes[1].startswith(str(datetime.now(UTC).year))
+    fake_canvas.reset_counts()
+    assert flow.run().status is RunStatus.SUCCEEDED
+    assert fake_canvas.writes == 1  # only the refused one, again
