@@ -12,7 +12,8 @@ from .errors import (
 )
 from .events import FlowObserver
 from .executor import ThreadedExecutor
-from .flow import AdminFlow, ConfiguredFlow
+from .configured import ConfiguredFlow
+from .flow import AdminFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import RetryPolicy
