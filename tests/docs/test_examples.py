@@ -32,7 +32,8 @@ def load(relative: str) -> ModuleType:
     """Import an example file as a module of its own."""
     path = EXAMPLES / relative
     spec = importlib.util.spec_from_file_location(f"docs_example_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
