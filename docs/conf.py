@@ -31,7 +31,7 @@ django.setup()
 import adminflow  # noqa: E402
 
 project = "adminflow"
-copyright = "adminflow's authors"  # noqa: A001
+copyright = "adminflow's authors"
 release = adminflow.__version__
 version = ".".join(release.split(".")[:2])
 

@@ -1,6 +1,7 @@
 """The flow engine: pure Python, no Django anywhere below this package."""
 
 from .config import Configs, Secret, StepMode, ValidConfigTypes
+from .configured import ConfiguredFlow
 from .errors import (
     AdminflowError,
     ConfigProblem,
@@ -12,7 +13,6 @@ from .errors import (
 )
 from .events import FlowObserver
 from .executor import ThreadedExecutor
-from .configured import ConfiguredFlow
 from .flow import AdminFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus

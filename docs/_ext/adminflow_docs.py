@@ -79,7 +79,13 @@ class SettingsDirective(SphinxDirective):
             keys = " |br| ".join(f"``{key}``" for key, _ in entries)
             defaults = " |br| ".join(f"``{default!r}``" for _, default in entries)
             rows.append([keys, defaults, comment.replace("*", r"\*")])
-        text = [".. |br| raw:: html", "", "   <br/>", "", *rst_table(["key", "default", "meaning"], rows)]
+        text = [
+            ".. |br| raw:: html",
+            "",
+            "   <br/>",
+            "",
+            *rst_table(["key", "default", "meaning"], rows),
+        ]
         return self.parse(text)
 
     def parse(self, text: list[str]) -> list[nodes.Node]:
