@@ -115,12 +115,21 @@ def main() -> None:
         (site / "adminflow_site" / "settings.py").write_text(SETTINGS)
         (site / "adminflow_site" / "tasks.py").write_text(TASKS_MODULE)
         (site / "adminflow_site" / "urls.py").write_text(URLS)
-        where = run(venv / "bin" / "python", "-c", "import adminflow; print(adminflow.__file__)", cwd=site)
+        where = run(
+            venv / "bin" / "python", "-c", "import adminflow; print(adminflow.__file__)", cwd=site
+        )
         if not where.startswith(str(venv)):
             sys.exit(f"adminflow was imported from {where.strip()}, not the wheel")
         out = run(
-            venv / "bin" / "django-admin", "check", "--fail-level", "WARNING",
-            "--settings", "adminflow_site.settings", "--pythonpath", ".", cwd=site,
+            venv / "bin" / "django-admin",
+            "check",
+            "--fail-level",
+            "WARNING",
+            "--settings",
+            "adminflow_site.settings",
+            "--pythonpath",
+            ".",
+            cwd=site,
         )
         print(out.strip())
 
