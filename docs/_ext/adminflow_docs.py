@@ -4,18 +4,21 @@
   default and the comment above it in ``adminflow/conf.py``.
 - ``adminflow-command-help NAME``: a management command's ``--help``, from
   its own parser.
-- ``adminflow-permissions``: the permissions adminflow's models add to
-  Django's view/add/change/delete.
+- ``adminflow-describe MODULE:FACTORY``: the config template of the flow the
+  factory returns, as ``runflow FLOW --describe`` prints it (``emit_config()``);
+  MODULE is imported from ``docs/examples/tutorial``.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
+import sys
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -61,37 +64,54 @@ def settings_groups() -> list[tuple[list[tuple[str, Any]], str]]:
     return groups
 
 
-def rst_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Return a list-table in reStructuredText."""
-    out = [".. list-table::", "   :header-rows: 1", ""]
-    for row in [header, *rows]:
-        out.append(f"   * - {row[0]}")
-        out.extend(f"     - {cell}" for cell in row[1:])
-    return out
+Cell = list[nodes.Node]
+
+
+def table(header: list[str], rows: list[list[Cell]]) -> nodes.table:
+    """Return a docutils table: a header row of text, then rows of cells of nodes.
+
+    Built as nodes, not parsed from text, so it renders the same in a Markdown
+    (MyST) page as in reStructuredText.
+    """
+    group = nodes.tgroup(cols=len(header))
+    group += [nodes.colspec(colwidth=1) for _ in header]
+    head = nodes.thead()
+    head += _row([[nodes.paragraph(text=title)] for title in header])
+    body = nodes.tbody()
+    body += [_row(cells) for cells in rows]
+    group += [head, body]
+    result = nodes.table()
+    result += group
+    return result
+
+
+def _row(cells: list[Cell]) -> nodes.row:
+    row = nodes.row()
+    for content in cells:
+        entry = nodes.entry()
+        entry += content
+        row += entry
+    return row
+
+
+def literals(values: list[str]) -> Cell:
+    """Return one paragraph per value, each set as code."""
+    return [nodes.paragraph("", "", nodes.literal(text=value)) for value in values]
 
 
 class SettingsDirective(SphinxDirective):
     """Render every ADMINFLOW setting with its default and meaning."""
 
     def run(self) -> list[nodes.Node]:
-        rows = []
-        for entries, comment in settings_groups():
-            keys = " |br| ".join(f"``{key}``" for key, _ in entries)
-            defaults = " |br| ".join(f"``{default!r}``" for _, default in entries)
-            rows.append([keys, defaults, comment.replace("*", r"\*")])
-        text = [
-            ".. |br| raw:: html",
-            "",
-            "   <br/>",
-            "",
-            *rst_table(["key", "default", "meaning"], rows),
+        rows = [
+            [
+                literals([key for key, _ in entries]),
+                literals([repr(default) for _, default in entries]),
+                [nodes.paragraph(text=comment)],
+            ]
+            for entries, comment in settings_groups()
         ]
-        return self.parse(text)
-
-    def parse(self, text: list[str]) -> list[nodes.Node]:
-        container = nodes.container()
-        self.state.nested_parse(StringList(text, source="adminflow.conf"), 0, container)
-        return container.children
+        return [table(["key", "default", "meaning"], rows)]
 
 
 class CommandHelpDirective(SphinxDirective):
@@ -117,25 +137,31 @@ def _fixed_width(formatter_class: type) -> Any:
     return formatter
 
 
-class PermissionsDirective(SphinxDirective):
-    """Render the permissions adminflow's models declare beyond Django's four."""
+TUTORIAL = Path(__file__).resolve().parent.parent / "examples" / "tutorial"
+
+
+def describe(target: str) -> str:
+    """Return the config template of the flow ``MODULE:FACTORY`` builds."""
+    module_name, _, factory = target.partition(":")
+    if str(TUTORIAL) not in sys.path:
+        sys.path.insert(0, str(TUTORIAL))
+    flow = getattr(importlib.import_module(module_name), factory)()
+    return str(flow.emit_config())
+
+
+class DescribeDirective(SphinxDirective):
+    """Render a flow's config template, as ``runflow FLOW --describe`` prints it."""
+
+    required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        from django.apps import apps
-
-        rows = [
-            [f"``adminflow.{codename}``", f"``{model._meta.object_name}``", name]
-            for model in apps.get_app_config("adminflow").get_models()
-            for codename, name in model._meta.permissions
-        ]
-        text = rst_table(["permission", "model", "name"], rows)
-        container = nodes.container()
-        self.state.nested_parse(StringList(text, source="adminflow.models"), 0, container)
-        return container.children
+        template = describe(self.arguments[0])
+        block = nodes.literal_block(text=template.rstrip(), language="yaml")
+        return [block]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("adminflow-describe", DescribeDirective)
     app.add_directive("adminflow-settings", SettingsDirective)
     app.add_directive("adminflow-command-help", CommandHelpDirective)
-    app.add_directive("adminflow-permissions", PermissionsDirective)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

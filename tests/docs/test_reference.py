@@ -62,3 +62,17 @@ def test_settings_table_lists_every_setting_in_order_with_its_meaning() -> None:
     assert all(comment and not comment.endswith("...") for _, comment in groups)
     defaults = {key: default for entries, _ in groups for key, default in entries}
     assert defaults == DEFAULTS
+
+
+def test_permissions_page_lists_every_permission_the_models_add() -> None:
+    from django.apps import apps
+
+    declared = {
+        f"adminflow.{codename}"
+        for model in apps.get_app_config("adminflow").get_models()
+        for codename, _ in model._meta.permissions
+    }
+    text = (REFERENCE / "permissions.md").read_text()
+    documented = set(re.findall(r"^\| `(adminflow\.\w+)` \|", text, flags=re.MULTILINE))
+    assert declared
+    assert documented == declared
