@@ -1,22 +1,33 @@
 """Every Python example in the docs and the README is code the test suite runs.
 
-A fenced ``python`` block either is a doctest (``>>>`` lines, run by
-``test_doctests``) or is quoted from a file the suite imports or runs: an
-example under ``docs/examples/``, the example site (``courseadmin/``) or the
-tests' sites (``tests/``). A block quoting a file in parts separates them with
-a line ``...``. Longer examples are included from ``docs/examples/`` with
-``literalinclude``, which is a file by construction. The one exception is
-code of courseflow itself, in a block whose first line is ``# before``: it
-shows what a site is moving from.
+A fenced ``python`` block is one of:
+
+- a doctest (``>>>`` lines), run by ``test_doctests``;
+- quoted from a file the suite imports or runs: an example under
+  ``docs/examples/``, the example site (``courseadmin/``) or the tests' sites
+  (``tests/``), in parts separated by a line ``...`` if need be (longer
+  examples are included from ``docs/examples/`` with ``literalinclude``, a
+  file by construction);
+- code of courseflow itself, in a block whose first line is ``# before``:
+  what a site is moving from;
+- any other block is run: a page's other blocks are executed in order, in one
+  namespace, against the test suite's site (its settings, the example
+  course's flows, a test database), as a reader would paste them into
+  ``manage.py shell``. A block that only makes sense in a file of your own
+  (``from .models import ...``) must be quoted from one instead.
 """
 
 from __future__ import annotations
 
 import doctest
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from adminflow.registry import _registries_now, _restore_registries, step_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -42,14 +53,38 @@ def unproven_parts(block: str, sources: list[str]) -> list[str]:
     return [part for part in parts if part.strip() and not any(part in s for s in sources)]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
-def test_python_blocks_are_quoted_from_code_the_suite_runs(page: Path) -> None:
+def blocks_to_run(page: Path) -> list[str]:
+    """Return the page's blocks that are neither doctests, quoted, nor courseflow's."""
     sources = source_texts()
-    for block in python_blocks(page):
-        assert not unproven_parts(block, sources), (
-            f"{page.relative_to(ROOT)}: this example is neither a doctest nor quoted from "
-            f"a file under docs/examples/, courseadmin/ or tests/:\n{block}"
-        )
+    return [block for block in python_blocks(page) if unproven_parts(block, sources)]
+
+
+def run_blocks(page: Path) -> None:
+    """Execute the page's blocks to run, in order, in one module; fail naming the block.
+
+    The module is importable while they run, as a pasted script's ``__main__``
+    is, so that dataclasses and pickling find it. Steps and flows the blocks
+    register are unregistered after, as a failed autodiscovery leaves none.
+    """
+    module = ModuleType(f"docs_page_{page.stem.replace('-', '_')}")
+    sys.modules[module.__name__] = module
+    registries = _registries_now()
+    try:
+        for number, block in enumerate(blocks_to_run(page), start=1):
+            name = f"{page.name}, python block {number} of those run"
+            try:
+                exec(compile(block, name, "exec"), module.__dict__)
+            except Exception as exc:
+                pytest.fail(f"{name} raised {exc!r}:\n{block}")
+    finally:
+        del sys.modules[module.__name__]
+        _restore_registries(registries)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_python_blocks_are_quoted_or_run(page: Path) -> None:
+    run_blocks(page)
 
 
 def test_a_block_found_nowhere_is_reported() -> None:
@@ -58,6 +93,20 @@ def test_a_block_found_nowhere_is_reported() -> None:
     assert unproven_parts("import os\n...\nprint(os.sep)\n", sources) == []
     assert unproven_parts("import sys\n", sources) == ["import sys\n"]
     assert unproven_parts(">>> 1 + 1\n2\n", sources) == []
+
+
+def test_a_block_that_raises_fails_its_page(tmp_path: Path) -> None:
+    page = tmp_path / "howto.md"
+    page.write_text(
+        "```python\nfrom dataclasses import dataclass\n\nfrom adminflow import AdminUpdateStep,"
+        " register_step\n\n\n@dataclass\nclass Answer:\n    value: int\n\n\n@register_step\n"
+        "class DocsPageStep(AdminUpdateStep):\n    pass\n```\n\n"
+        "```python\nassert Answer(6 * 7).value == 41\n```\n"
+    )
+    assert len(blocks_to_run(page)) == 2
+    with pytest.raises(pytest.fail.Exception, match="python block 2 of those run raised"):
+        run_blocks(page)
+    assert "DocsPageStep" not in step_registry
 
 
 @pytest.mark.parametrize(
