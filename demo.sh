@@ -25,7 +25,7 @@ if [ -n "${DEMO_VENV:-}" ]; then
 else
   echo "== Installing adminflow and the example site into .venv"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q -e '.[demo]'
   python=.venv/bin/python
 fi
 

@@ -88,7 +88,7 @@ def _stored_flows(databases: list[str] | None) -> Iterator[QuerySet[Any]]:
         yield Flow.objects.using(alias)
 
 
-@register(Tags.database)
+@register(Tags.database)  # type: ignore[type-var]  # django-stubs' check type requires app_configs
 def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for rows in _stored_flows(databases):
@@ -99,7 +99,7 @@ def check_stored_flows(databases: list[str] | None = None, **kwargs: Any) -> lis
     return messages
 
 
-@register(Tags.database)
+@register(Tags.database)  # type: ignore[type-var]  # django-stubs' check type requires app_configs
 def check_notification_links(
     databases: list[str] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
@@ -127,7 +127,7 @@ def check_notification_links(
     ]
 
 
-@register(Tags.database)
+@register(Tags.database)  # type: ignore[type-var]  # django-stubs' check type requires app_configs
 def check_schedules(databases: list[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """Report stored schedules that are not cron expressions.
 

@@ -23,7 +23,7 @@ if django.VERSION >= (6, 0):
     TASKS_MODULE = "django.tasks"
 else:
     try:
-        from django_tasks import task, task_backends
+        from django_tasks import task, task_backends  # type: ignore[no-redef,assignment]  # the same API, another module
     except ImportError as exc:
         raise ImproperlyConfigured(
             "adminflow runs flows in the background through Django's Tasks framework, "

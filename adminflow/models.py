@@ -243,7 +243,7 @@ class FlowRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumes"
     )
     # Blank on runs recorded before runs said where their config came from.
-    config_source = models.CharField(max_length=8, choices=ConfigSource.choices, blank=True)
+    config_source = models.CharField(max_length=8, choices=ConfigSource, blank=True)
     config_from = models.ForeignKey(
         "self",
         null=True,

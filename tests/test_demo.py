@@ -1,4 +1,4 @@
-"""demo.sh, the README's one command: from a fresh copy of the project to a finished run.
+"""demo.sh, the README's first command: from a fresh copy of the project to a finished run.
 
 The script runs in a copy of the project's files as a clone has them, with
 none of the suite's environment (no DJANGO_SETTINGS_MODULE, no DATABASE_URL),

@@ -8,8 +8,8 @@ registers adminflow's admins. The tests build adminflow's wheel, install it
 into a folder of its own, copy the site to a temporary directory and drive it
 through ``manage.py`` in subprocesses whose import path is that site and that
 folder only: adminflow cannot lean on courseadmin, the test suite's settings
-or anything else in this repository. The README's "Embedding adminflow in
-your site" snippets are these files' lines, and a test keeps them so.
+or anything else in this repository. The how-to guide's snippets
+(``docs/howto/embedding.md``) are these files' lines, and a test keeps them so.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = Path(__file__).resolve().parent / "embedding_site"
-README = REPO / "README.md"
-README_SECTION = "## Embedding adminflow in your site"
+HOWTO = REPO / "docs" / "howto" / "embedding.md"
 SUBPROCESS_TIMEOUT = 90
 
 # What a source checkout holds that is not part of the distribution's sources.
@@ -331,18 +330,15 @@ def test_custom_admin_site_shows_runs_and_runs_flows_for_its_own_users(
     assert run["triggered_by"] == ["shop.Customer", "owner"]
 
 
-def readme_python_snippets() -> list[str]:
-    """Return the Python code blocks of the README's embedding section."""
-    text = README.read_text()
-    assert README_SECTION in text, f"{README} has no section {README_SECTION!r}"
-    section = text.split(README_SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^```python\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+def howto_python_snippets() -> list[str]:
+    """Return the Python code blocks of the embedding how-to guide."""
+    return re.findall(r"^```python\n(.*?)^```", HOWTO.read_text(), flags=re.MULTILINE | re.DOTALL)
 
 
-def test_readme_embedding_snippets_are_the_sites_code() -> None:
+def test_howto_embedding_snippets_are_the_sites_code() -> None:
     """Each snippet, or each part of it between lines of "...", is in one of the site's files."""
     site_files = [path.read_text() for path in SITE.rglob("*.py")]
-    snippets = readme_python_snippets()
+    snippets = howto_python_snippets()
     assert snippets
     for snippet in snippets:
         for part in re.split(r"^\.\.\.\n", snippet, flags=re.MULTILINE):

@@ -68,7 +68,7 @@ def _key_field(storer: type[DjangoRecordStorer], model: type[models.Model]) -> m
     if storer.key_field is None:
         return model._meta.pk
     try:
-        return model._meta.get_field(storer.key_field)
+        return model._meta.get_field(storer.key_field)  # type: ignore[return-value]  # a concrete field: the storer checked it
     except FieldDoesNotExist:
         raise ImproperlyConfigured(
             f"storer {storer.__qualname__}: key_field '{storer.key_field}' is not a field "

@@ -1,6 +1,7 @@
 """The flow engine: pure Python, no Django anywhere below this package."""
 
 from .config import Configs, Secret, StepMode, ValidConfigTypes
+from .configured import ConfiguredFlow
 from .drops import DropGuard
 from .errors import (
     AdminflowError,
@@ -13,7 +14,7 @@ from .errors import (
 )
 from .events import FlowObserver
 from .executor import ThreadedExecutor
-from .flow import AdminFlow, ConfiguredFlow
+from .flow import AdminFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import RetryPolicy

@@ -112,8 +112,8 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise ComposerError(None, None, _too_deep(), self.peek_event().start_mark)
-            return super().compose_node(parent, index)
+                raise ComposerError(None, None, _too_deep(), self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)  # type: ignore[return-value]
         finally:
             self._depth -= 1
 
@@ -145,7 +145,7 @@ def _too_deep() -> str:
 
 def _node_children(node: Any) -> Iterable[Any]:
     if isinstance(node, yaml.SequenceNode):
-        return node.value
+        return node.value  # type: ignore[no-any-return]
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return ()

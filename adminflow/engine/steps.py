@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .config import Configs, check_section, describe_fields, parse_config_types
 from .errors import ConfigProblem, ConfigsError
@@ -24,7 +24,17 @@ from .retries import RetryPolicy
 
 T = TypeVar("T")
 
-Logger = Callable[[str], None]
+
+class Logger(Protocol):
+    """The logger a step or storer is handed: ``logger(message)`` logs at INFO."""
+
+    def __call__(self, message: object, level: int = ...) -> None: ...
+    def debug(self, message: object) -> None: ...
+    def info(self, message: object) -> None: ...
+    def warning(self, message: object) -> None: ...
+    def error(self, message: object) -> None: ...
+
+
 GetMetadata = Callable[[str], Any]
 SetMetadata = Callable[[str, Any], None]
 LockedRecords = list[tuple[T, threading.Lock]]
@@ -62,7 +72,7 @@ class Configurable:
             raise ConfigsError(owner, problems + section_problems)
         self.configs = Configs(values)
         try:
-            verdict = self.validate()
+            verdict = self.validate()  # type: ignore[func-returns-value]  # courseflow returns False
         except Exception as exc:
             raise ConfigsError(owner, [f"validate() refused the config: {exc}"]) from exc
         if verdict is False:

@@ -65,7 +65,7 @@ def describe_run(run: FlowRun) -> str:
     task = f", task {run.task_id}" if run.task_id else ""
     return (
         f"Run {run.pk} of flow '{run.flow.name}', scheduled for "
-        f"{site_time(run.scheduled_for)}: {run.status}{task}"
+        f"{site_time(run.scheduled_for)}: {run.status}{task}"  # type: ignore[arg-type]  # a scheduled run has one
     )
 
 
@@ -148,7 +148,7 @@ def _due_time(row: Flow, now: datetime) -> datetime | None:
     tick = latest_tick(
         row.schedule,
         now,
-        after=row.schedule_due_at - timedelta(seconds=1),
+        after=row.schedule_due_at - timedelta(seconds=1),  # type: ignore[operator,arg-type]  # set on every schedule that is on
         starts=row.schedule_starts,
         ends=row.schedule_ends,
     )

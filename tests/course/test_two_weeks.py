@@ -1,4 +1,4 @@
-"""The demo course over two weeks, run the way the README runs it: load_demo, then runflow.
+"""The demo course over two weeks, run the way the docs run it: load_demo, then runflow.
 
 Week 1 imports the bundled roster with the flow's stored default config.
 Week 2 reads the later roster (three drops, five adds, four fixed usernames,

@@ -62,7 +62,7 @@ def rq_settings(queue: str) -> dict[str, Any]:
 def celery_settings(queue: str, broker: str) -> dict[str, Any]:
     """Return the settings that send runs to Celery queue ``queue`` on ``broker``.
 
-    The backend is the default one, as in the README's setup: the worker
+    The backend is the default one, as in the Celery how-to's setup (docs/howto/queues.md): the worker
     then registers adminflow's task with Celery as it imports it.
     """
     backend = {

@@ -14,7 +14,7 @@ _queue = os.environ[QUEUE_ENV]
 _broker = os.environ.get(BROKER_ENV)
 _backend = celery_settings(_queue, _broker) if _broker else rq_settings(_queue)
 
-# As the README says for RQ; django_rq brings the rqworker command.
+# As the RQ how-to (docs/howto/queues.md) says; django_rq brings the rqworker command.
 INSTALLED_APPS = [*INSTALLED_APPS, "django_rq", "django_tasks_rq"]
 RQ_QUEUES = rq_settings(_queue)["RQ_QUEUES"]
 TASKS = {**TASKS, **_backend["TASKS"]}

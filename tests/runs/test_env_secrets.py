@@ -1,6 +1,6 @@
 """A secret read from the environment (django-environ) as a Secret key's default.
 
-The README's recipe: the step declares ``("token", Secret, ..., env.str(...))``
+The secrets how-to's recipe (docs/howto/secrets.md): the step declares ``("token", Secret, ..., env.str(...))``
 and the stored config leaves ``token`` out. Then the secret is never in the
 database, every run (from the command, the admin, a worker, a re-run) uses
 it, and the config template works as printed.
@@ -30,7 +30,7 @@ TOKEN = "ghp-from-the-environment-7q"
 
 
 def repos_step(trace: Trace) -> type[AdminPropagateStep]:
-    """Return the README's step class, read while GITHUB_TOKEN is set (as at start-up)."""
+    """Return the how-to's step class, read while GITHUB_TOKEN is set (as at start-up)."""
     env = environ.Env()
 
     class CreateRepos(AdminPropagateStep):

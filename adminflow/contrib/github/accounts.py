@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminUpdateStep
+from adminflow.engine.steps import Logger
 
 from .base import DONE, GITHUB_CONFIG, GitHubStep, Outcomes, failed
 from .errors import GitHubRefused
@@ -38,7 +39,7 @@ class CheckGitHubAccounts(GitHubStep, AdminUpdateStep[Any]):
     def update_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         set_metadata: Callable[[str, Any], None],
         debug: bool = False,
@@ -57,7 +58,7 @@ class CheckGitHubAccounts(GitHubStep, AdminUpdateStep[Any]):
                 lock,
                 self.outcome_field,
                 f"look up GitHub account {username or account_id}",
-                lambda r=record, lk=lock, u=username, i=account_id, old=login: self.look_up(
+                lambda r=record, lk=lock, u=username, i=account_id, old=login: self.look_up(  # type: ignore[misc]
                     session, r, lk, u, i, old, logger
                 ),
             )
@@ -71,7 +72,7 @@ class CheckGitHubAccounts(GitHubStep, AdminUpdateStep[Any]):
         username: str,
         account_id: int | None,
         old_login: str,
-        logger: Callable[..., Any],
+        logger: Logger,
     ) -> str:
         """Find the account by id if known, else by username; record it and return the outcome."""
         try:

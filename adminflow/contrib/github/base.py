@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from adminflow import RetryPolicy, Secret
+from adminflow.engine.steps import Logger
 
 from .errors import GitHubRefused
 from .session import GitHubSession, run_key, session_for
@@ -85,7 +86,7 @@ class GitHubStep:
 class Outcomes:
     """Count a step's outcomes and write each on its student, under the student's lock."""
 
-    def __init__(self, logger: Callable[..., Any], debug: bool) -> None:
+    def __init__(self, logger: Logger, debug: bool) -> None:
         self.logger = logger
         self.debug = debug
         self.counts: dict[str, int] = {}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep
+from adminflow.engine.steps import Logger
 
 from .base import GITHUB_CONFIG, GitHubStep, Outcomes, is_active
 from .errors import GitHubRefused
@@ -57,7 +58,7 @@ class SyncGroupTeams(GitHubStep, AdminPropagateStep[Any]):
     def propagate_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         debug: bool = False,
     ) -> None:
@@ -85,7 +86,7 @@ class SyncGroupTeams(GitHubStep, AdminPropagateStep[Any]):
                 lock,
                 self.team_field,
                 intent,
-                lambda lg=login, g=group, o=old, w=wanted: self.move(session, lg, g, o, w, made),
+                lambda lg=login, g=group, o=old, w=wanted: self.move(session, lg, g, o, w, made),  # type: ignore[misc]
             )
         outcomes.summary("group teams")
 

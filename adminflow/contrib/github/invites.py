@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep
+from adminflow.engine.steps import Logger
 
 from .base import ALREADY, DONE, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
 from .session import GitHubSession
@@ -42,7 +43,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
     def propagate_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         debug: bool = False,
     ) -> None:
@@ -77,7 +78,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
                         lock,
                         self.outcome_field,
                         f"add {login} to team {self.configs.team}",
-                        lambda lg=login: self.join_team(session, lg),
+                        lambda lg=login: self.join_team(session, lg),  # type: ignore[misc]
                     )
                     continue
                 if login.lower() in members or login.lower() in invited:
@@ -89,7 +90,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
                     lock,
                     self.outcome_field,
                     f"invite {login} to {org}{to_team}",
-                    lambda i=account_id, lg=login: self.invite(session, i, lg, team_ids),
+                    lambda i=account_id, lg=login: self.invite(session, i, lg, team_ids),  # type: ignore[misc]
                 )
         with_joined = sum(1 for r, _ in records if getattr(r, self.joined_field, False))
         logger(f"{with_joined} students are members of {org}")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep
+from adminflow.engine.steps import Logger
 
 from .base import ALREADY, DONE, FINISHED, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
 from .errors import GitHubRefused
@@ -44,7 +45,7 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
     def propagate_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         debug: bool = False,
     ) -> None:
@@ -73,7 +74,7 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
                 lock,
                 self.outcome_field,
                 f"remove {login} from {self.configs.org}{where}",
-                lambda r=record, lk=lock, lg=login, rp=repo: self.remove(session, r, lk, lg, rp),
+                lambda r=record, lk=lock, lg=login, rp=repo: self.remove(session, r, lk, lg, rp),  # type: ignore[misc]
             )
         outcomes.summary("removals")
 

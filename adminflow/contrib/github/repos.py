@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep
+from adminflow.engine.steps import Logger
 
 from .base import DONE, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
 from .errors import GitHubRefused
@@ -83,7 +84,7 @@ class CreateStudentRepos(GitHubStep, AdminPropagateStep[Any]):
     def propagate_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         debug: bool = False,
     ) -> None:
@@ -101,7 +102,7 @@ class CreateStudentRepos(GitHubStep, AdminPropagateStep[Any]):
                 self.outcome_field,
                 f"create {self.configs.org}/{name} from {self.configs.template} and give "
                 f"{login} {self.configs.permission} access",
-                lambda r=record, lk=lock, lg=login, n=name: self.create(session, r, lk, lg, n),
+                lambda r=record, lk=lock, lg=login, n=name: self.create(session, r, lk, lg, n),  # type: ignore[misc]
             )
         outcomes.summary("student repositories")
 

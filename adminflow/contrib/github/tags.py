@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep
+from adminflow.engine.steps import Logger
 
 from .base import GITHUB_CONFIG, GitHubStep, Outcomes, failed
 from .errors import GitHubRefused
@@ -51,10 +52,10 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
         if not self.configs.tag.strip() or " " in self.configs.tag:
             raise ValueError(f"tag must be a name without spaces, got {self.configs.tag!r}")
 
-    def propagate_records(
+    def propagate_records(  # type: ignore[override]  # it also takes set_metadata, as steps may
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         set_metadata: Callable[[str, Any], None],
         debug: bool = False,
@@ -92,7 +93,7 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
             setattr(record, self.submissions_field, submissions)
         outcomes.count(result if result == NO_COMMIT or result.startswith("failed") else "tagged")
 
-    def tag_one(self, session: GitHubSession | None, repo: str, logger: Callable[..., Any]) -> str:
+    def tag_one(self, session: GitHubSession | None, repo: str, logger: Logger) -> str:
         """Tag one repository; return the SHA tagged, NO_COMMIT, or failed with the reason."""
         assert session is not None
         org, tag = session.org, self.configs.tag
