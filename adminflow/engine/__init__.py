@@ -13,6 +13,7 @@ from .errors import (
 from .events import FlowObserver
 from .executor import ThreadedExecutor
 from .flow import AdminFlow, ConfiguredFlow
+from .intents import Intent, PlanToApply
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import RetryPolicy
@@ -27,6 +28,7 @@ from .steps import (
     FlowStep,
     FlowUpdateStep,
     StepKind,
+    plans_intents,
 )
 from .storer import RecordStorer
 
@@ -48,8 +50,10 @@ __all__ = [
     "FlowRecordStep",
     "FlowStep",
     "FlowUpdateStep",
+    "Intent",
     "LoggingObserver",
     "MetadataConflictError",
+    "PlanToApply",
     "RecordStorer",
     "RetryPolicy",
     "RetryableError",
@@ -63,5 +67,6 @@ __all__ = [
     "StepStatus",
     "ThreadedExecutor",
     "ValidConfigTypes",
+    "plans_intents",
     "run_flow",
 ]

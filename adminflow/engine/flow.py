@@ -148,7 +148,7 @@ class AdminFlow:
         contract = _step_contract(cls, kind)
         if contract is None:  # read again, for messages that name this step
             problems += parse_config_types(name, cls.config_types)[1]
-            problems += plan_call(name, cls, base.method_name, base)[1]
+            problems += _method_plan(name, cls, kind)[1]
             problems += retry_problems(name, cls)
         if problems or contract is None:
             raise FlowConfigError(self.name, problems)
@@ -457,9 +457,42 @@ def _step_contract(
     Cached per class: reading signatures and schemas dominates building a
     large flow, and a large flow reuses a few step classes many times.
     """
-    base = STEP_BASES[kind]
     fields, schema_problems = parse_config_types(cls.__name__, cls.config_types)
-    call, call_problems = plan_call(cls.__name__, cls, base.method_name, base)
+    call, call_problems = _method_plan(cls.__name__, cls, kind)
     if schema_problems or call_problems or call is None or retry_problems(cls.__name__, cls):
         return None
     return tuple(fields), call
+
+
+PLANNED_CALL = CallPlan("plan_records", (), ("logger", "get_metadata"))
+"""How the engine calls an opted-in propagate step: ``plan_records(records, logger=, get_metadata=)``."""
+
+
+def _method_plan(
+    owner: str, cls: type, kind: StepKind
+) -> tuple[CallPlan | None, list[ConfigProblem]]:
+    """Return how a step's method is called, or why it cannot be.
+
+    A propagate step that opted in to plans (it defines ``plan_records`` and
+    ``carry_out``) needs no ``propagate_records``; one that defines only one
+    of the two is refused, naming the other.
+    """
+    base = STEP_BASES[kind]
+    if kind is StepKind.PROPAGATE:
+        defined = [
+            name
+            for name in ("plan_records", "carry_out")
+            if getattr(cls, name, None) is not getattr(base, name)
+        ]
+        if len(defined) == 2:
+            return PLANNED_CALL, []
+        if len(defined) == 1:
+            missing = "carry_out" if defined == ["plan_records"] else "plan_records"
+            return None, [
+                ConfigProblem(
+                    owner,
+                    f"{cls.__name__} defines {defined[0]}() but not {missing}(): a step that "
+                    "plans intents needs both",
+                )
+            ]
+    return plan_call(owner, cls, base.method_name, base)

@@ -6,6 +6,12 @@ before propagating) nothing is stored and a rerun is safe. Propagate steps
 write down what they did outside (invites, emails), so once that phase has
 started the records are stored even if one of them fails.
 
+A propagate step that plans intents (see :mod:`.intents`) is called as
+``plan_records`` and then ``carry_out`` per intent. A *planning* run stops
+there: it keeps the intents and the storer's record diff, and stores nothing.
+An *applying* run carries out the intents it is given and lets the plan
+store its diff: no step plans again.
+
 A run's time limit cancels it the same way, so the same rule applies; a
 step's own time limit is only reported, as a running thread cannot be
 stopped. A step whose error is worth retrying is called again, with the
@@ -24,19 +30,31 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .config import StepMode, redact
-from .errors import StepContractError
+from .errors import AdminflowError, StepContractError
 from .events import FlowObserver, ObserverGroup
 from .executor import ThreadedExecutor
+from .intents import Intent, PlanToApply, carry_out, checked_intents
 from .limits import Alarm, seconds_text
 from .metadata import MetadataStore
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
-from .steps import StepKind
+from .steps import StepKind, plans_intents
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
 
 _BROKEN = (StepStatus.FAILED, StepStatus.UPSTREAM_FAILED)
+
+
+class IntentsFailed(AdminflowError):
+    """Raise when some of a step's intents failed; the others were carried out."""
+
+    def __init__(self, step: str, failures: list[str], total: int) -> None:
+        self.failures = failures
+        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+        super().__init__(
+            f"{len(failures)} of {total} intents failed: {'; '.join(failures[:3])}{more}"
+        )
 
 
 def _now() -> datetime:
@@ -88,8 +106,17 @@ class FlowExecution:
         observers: Iterable[FlowObserver],
         cancel_event: threading.Event | None,
         initial_metadata: dict[str, Any] | None,
+        *,
+        planning: bool = False,
+        applying: PlanToApply | None = None,
     ) -> None:
         self.plan = plan
+        self.planning = planning
+        self.applying = applying
+        self.planned: dict[str, list[Intent]] = {}
+        self.done_intents: set[int] = set()  # ids of intents carried out: a retry skips them
+        # Only a plan collects intents from several threads; other runs make no lock for it.
+        self.intents_lock = threading.Lock() if planning else None
         self.flow = plan.name
         self.observer = ObserverGroup(observers)
         self.cancel_event = cancel_event or threading.Event()
@@ -141,15 +168,19 @@ class FlowExecution:
         return result
 
     def execute(self) -> None:
-        storer = self.plan.storer_name
-        debug = {"debug": True} if self.storer_debug(self.plan.load_takes_debug) else {}
-        try:
-            loaded = self.plan.storer.get_records(StepLogger(self, storer), **debug)
-            self.records = list(loaded)
-        except Exception as exc:
-            self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
+        if self.planning and (refusal := self.plan.plan_refusal()):
+            self.fail(refusal)
             return
-        self.result.records_in = len(self.records)
+        if self.applying is not None:
+            try:
+                self.applying.check(StepLogger(self, None))
+            except Exception as exc:
+                self.fail(f"the plan cannot be applied: {exc}")
+                return
+        else:
+            self.load()
+            if self.has_failed():
+                return
         with ThreadedExecutor(self.plan.num_threads, thread_name_prefix=self.flow) as executor:
             for kind in StepKind:
                 # Returning before the propagate phase stores nothing: nothing outside changed.
@@ -160,7 +191,24 @@ class FlowExecution:
                     return
                 self.run_phase(executor, kind)
         self.stop_clock()  # storing is all-or-nothing: the time limit may not cut it short
-        self.store()
+        if self.planning:
+            if not self.has_failed():
+                self.make_plan()
+        elif self.applying is not None:
+            self.store_applied()
+        else:
+            self.store()
+
+    def load(self) -> None:
+        storer = self.plan.storer_name
+        debug = {"debug": True} if self.storer_debug(self.plan.load_takes_debug) else {}
+        try:
+            loaded = self.plan.storer.get_records(StepLogger(self, storer), **debug)
+            self.records = list(loaded)
+        except Exception as exc:
+            self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
+            return
+        self.result.records_in = len(self.records)
 
     def run_phase(self, executor: ThreadedExecutor, kind: StepKind) -> None:
         graph = self.plan.phase_graph(kind)
@@ -295,8 +343,83 @@ class FlowExecution:
                     "new_records must return the list of records"
                 )
             self.records = records
+        elif step.entry.kind is StepKind.PROPAGATE and plans_intents(step.entry.cls):
+            self.run_intents(name, arguments)
         else:
             step.entry.call.call(step.instance, self.locked_records, arguments)
+
+    def run_intents(self, name: str, arguments: dict[str, Any]) -> None:
+        """Plan a step's intents (or take the plan's), then carry them out, keep them, or log them.
+
+        Each intent is carried out in turn; one that raises is failed and the
+        others still run, after which the step fails naming how many failed.
+        An error worth retrying stops the step at once, for the engine to call
+        it again: the intents carried out already are not carried out twice.
+        """
+        step = self.plan.steps[name]
+        logger, get_metadata = arguments["logger"], arguments["get_metadata"]
+        if self.applying is not None:
+            intents = self.applying.intents.get(name, [])
+        else:
+            planned = step.instance.plan_records(
+                self.locked_records, logger=logger, get_metadata=get_metadata
+            )
+            intents = checked_intents(name, planned)
+        if arguments["debug"]:
+            for intent in intents:
+                logger(f"debug: would {intent.line}")
+            return
+        if self.intents_lock is not None:
+            with self.intents_lock:
+                self.planned[name] = intents
+            logger(f"planned {len(intents)} intents")
+            return
+        failures = []
+        todo = [intent for intent in intents if id(intent) not in self.done_intents]
+        for index, intent in enumerate(todo):
+            if self.cancel_event.is_set():
+                raise IntentsFailed(
+                    name, [*failures, f"{len(todo) - index} not carried out: cancelled"], len(todo)
+                )
+            error, _marks = self.carry_out_one(step, intent, logger, get_metadata)
+            if error is None:
+                self.done_intents.add(id(intent))
+            else:
+                failures.append(f"{intent.line}: {error}")
+        if failures:
+            raise IntentsFailed(name, failures, len(todo))
+
+    def carry_out_one(
+        self, step: Any, intent: Intent, logger: StepLogger, get_metadata: Any
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Carry out one intent; return its error (None if done) and what it wrote down.
+
+        An error worth retrying is raised instead, after telling the plan, so
+        that the engine retries the step.
+        """
+        try:
+            marks = carry_out(step.instance, intent, logger, get_metadata)
+        except Exception as exc:
+            error = redact(f"{type(exc).__name__}: {exc}", self.plan.secrets)
+            logger.warning(f"could not {intent.line}: {error}")
+            if self.applying is not None:
+                self.applying.carried_out(intent, error, {})
+            if is_retryable(exc, step.entry.cls.retry_on):
+                raise
+            return error, {}
+        if intent.record is not None and marks:
+            with self.lock_of(intent.record):
+                for field_name, value in marks.items():
+                    setattr(intent.record, field_name, value)
+        if self.applying is not None:
+            self.applying.carried_out(intent, None, marks)
+        return None, marks
+
+    def lock_of(self, record: Any) -> threading.Lock:
+        for candidate, lock in self.locked_records:
+            if candidate is record:
+                return lock
+        return threading.Lock()  # a record no longer in the list: nobody else holds it
 
     def end_unstarted(self, name: str, status: StepStatus) -> None:
         self.steps[name].status = status
@@ -314,6 +437,39 @@ class FlowExecution:
         decides what a debug load or store means.
         """
         return takes_debug and self.plan.storer_mode is StepMode.DEBUG
+
+    def make_plan(self) -> None:
+        """Keep the planned intents in step order and the storer's record diff; store nothing."""
+        storer = self.plan.storer
+        log = StepLogger(self, self.plan.storer_name, self.result.storer_report)
+        intents = [i for name in self.steps if name in self.planned for i in self.planned[name]]
+        try:
+            for intent in intents:
+                if intent.record is not None and not intent.key:
+                    intent.key = str(storer.record_key(intent.record))
+            touched = list(dict.fromkeys(i.key for i in intents if i.key))
+            self.result.record_diff = storer.plan_store(self.records, log, touched)
+        except Exception as exc:
+            self.fail(
+                f"storer '{self.plan.storer_name}' could not plan the store: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            return
+        self.result.intents = intents
+
+    def store_applied(self) -> None:
+        """Store the applied plan's record diff, as the plan says; always, as an apply acted."""
+        assert self.applying is not None
+        log = StepLogger(self, self.plan.storer_name, self.result.storer_report)
+        self.observer.store_started(self.flow)
+        try:
+            self.applying.store(log)
+            self.result.stored = True
+        except Exception as exc:
+            self.fail(
+                f"storer '{self.plan.storer_name}' could not store the plan's records: "
+                f"{type(exc).__name__}: {exc}"
+            )
 
     def store(self) -> None:
         storer = self.plan.storer
@@ -354,6 +510,8 @@ class FlowExecution:
                 RunStatus.CANCELLED,
                 f"cancelled before these steps started: {', '.join(cancelled)}",
             )
+        if self.planning:
+            return RunStatus.PLANNED, None
         return RunStatus.SUCCEEDED, None
 
     def time_up_reason(self, failed: list[str], cancelled: list[str]) -> str:
