@@ -412,6 +412,7 @@ class PlannedRecord(models.Model):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="records")
     position = models.PositiveIntegerField()
+    collection = models.CharField(max_length=200, help_text=_("Collection or model label."))
     key = models.CharField(max_length=255, blank=True)
     action = models.CharField(max_length=16, choices=Action.choices)
     before = models.JSONField(null=True, blank=True)

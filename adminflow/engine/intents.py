@@ -82,17 +82,6 @@ class Intent:
         }
 
 
-class PlannedStore(Protocol):
-    """What a storer that supports plans returns from ``plan_store``: its record diff.
-
-    ``entries`` is JSON, one dict per record touched: ``key``, ``action``
-    (added, changed, removed, unchanged), ``before`` and ``after`` values, and
-    ``fingerprint``, the record's stored state when planned.
-    """
-
-    entries: list[dict[str, Any]]
-
-
 def checked_intents(step: str, planned: Iterable[Any] | None) -> list[Intent]:
     """Return the intents ``plan_records`` gave, each stamped with its step.
 

@@ -31,7 +31,16 @@ from .errors import (
     SecondPersonRequired,
     UnknownSelection,
 )
-from .plans import apply_plan, approve_plan, plan_of, plan_run, reject_plan, resume_apply
+from .plans import (
+    apply_plan,
+    apply_refusal,
+    approval_refusal,
+    approve_plan,
+    plan_of,
+    plan_run,
+    reject_plan,
+    resume_apply,
+)
 from .sending import enqueue_run
 from .service import (
     Executor,
@@ -65,6 +74,8 @@ __all__ = [
     "UnknownFlow",
     "UnknownSelection",
     "apply_plan",
+    "apply_refusal",
+    "approval_refusal",
     "approve_plan",
     "cancel_run",
     "enqueue_run",

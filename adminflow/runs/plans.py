@@ -52,6 +52,7 @@ from .errors import (
     NotAnApprover,
     NotAPlan,
     PlanAlreadyApplied,
+    PlanError,
     PlanExpired,
     PlanNotApproved,
     PlanNotPending,
@@ -146,15 +147,7 @@ def approve_plan(
     UnknownSelection, changing nothing.
     """
     plan = plan_of(run)
-    _check_approver(plan, user, "approve")
-    if plan.requires_second_person and (
-        user is None or (plan.planned_by_id is not None and plan.planned_by_id == user.pk)
-    ):
-        raise SecondPersonRequired(
-            f"flow '{run.flow.name}' needs a second person to approve: "
-            + ("name the approving user" if user is None else f"{user} planned run {run.pk}")
-        )
-    _check_open(plan, "approved")
+    check_approval(plan, user)
     intents = plan.intents.filter(pk__in=deselected_intents)
     records = plan.records.filter(pk__in=deselected_records)
     _check_selection(plan, "intents", deselected_intents, intents)
@@ -171,6 +164,41 @@ def approve_plan(
         plan.records.filter(Q(pk__in=deselected_records) | Q(key__in=keys)).update(selected=False)
     plan.refresh_from_db()
     return plan
+
+
+def check_approval(plan: Plan, user: Any) -> None:
+    """Raise why ``user`` may not approve ``plan`` now; return if they may."""
+    _check_approver(plan, user, "approve")
+    if plan.requires_second_person and (
+        user is None or (plan.planned_by_id is not None and plan.planned_by_id == user.pk)
+    ):
+        raise SecondPersonRequired(
+            f"flow '{plan.run.flow.name}' needs a second person to approve: "
+            + ("name the approving user" if user is None else f"{user} planned run {plan.run_id}")
+        )
+    _check_open(plan, "approved")
+
+
+def approval_refusal(plan: Plan, user: Any) -> str | None:
+    """Return why ``user`` may not approve ``plan`` now, in words; None if they may."""
+    try:
+        check_approval(plan, user)
+    except PlanError as exc:
+        return str(exc)
+    return None
+
+
+def apply_refusal(plan: Plan) -> str | None:
+    """Return why ``plan`` may not be applied now, short of its records; None if it may.
+
+    Whether its records are still as planned is known only by loading them,
+    which :func:`apply_plan` does.
+    """
+    try:
+        check_applicable(plan)
+    except PlanError as exc:
+        return str(exc)
+    return None
 
 
 def _check_selection(plan: Plan, what: str, ids: Collection[int], found: Any) -> None:

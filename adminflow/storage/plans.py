@@ -37,7 +37,7 @@ def diff_entries(
     layout, loaded = storer.layout, storer._loaded
     assert loaded is not None
     by_text = {str(key): key for key in loaded}
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "key": "" if entry.key is None else str(entry.key),
             "action": ADDED,
@@ -79,6 +79,8 @@ def diff_entries(
         for text in touched
         if text not in listed and text in by_text
     ]
+    for entry in entries:
+        entry["collection"] = layout.label
     return entries
 
 
