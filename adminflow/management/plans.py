@@ -27,6 +27,7 @@ from django.core.management.base import CommandError
 
 from adminflow.models import FlowRun, Plan
 from adminflow.runs import (
+    PlanError,
     apply_plan,
     approve_plan,
     plan_of,
@@ -106,12 +107,15 @@ def approve(
 ) -> None:
     """Approve the plan of run ``run_id``; exit 2 with the reason if that is refused."""
     run = find_run(run_id)
-    approved = approve_plan(
-        run,
-        find_user(username),
-        deselected_intents=deselected_intents,
-        deselected_records=deselected_records,
-    )
+    try:
+        approved = approve_plan(
+            run,
+            find_user(username),
+            deselected_intents=deselected_intents,
+            deselected_records=deselected_records,
+        )
+    except PlanError as exc:  # an expired plan too: 4 is for a refused apply only
+        raise usage_error(str(exc)) from None
     if console.verbosity:
         left = approved.intents.filter(selected=True).count()
         console.stdout.write(
@@ -123,7 +127,10 @@ def approve(
 def reject(run_id: int, console: Console, *, username: str | None) -> None:
     """Reject the plan of run ``run_id``; exit 2 with the reason if that is refused."""
     run = find_run(run_id)
-    reject_plan(run, find_user(username))
+    try:
+        reject_plan(run, find_user(username))
+    except PlanError as exc:
+        raise usage_error(str(exc)) from None
     if console.verbosity:
         console.stdout.write(f"Plan of run {run.pk} rejected.")
 

@@ -66,7 +66,8 @@ def test_apply_carries_out_exactly_the_approved_intents_and_stores_the_approved_
     applied = execute_run(apply_plan(run, None, execute="here"))
 
     assert applied.status == FlowRunStatus.SUCCEEDED, applied.error
-    assert applied.purpose == RunPurpose.APPLY and applied.applies_plan == plan
+    assert applied.purpose == RunPurpose.APPLY
+    assert applied.applies_plan == plan
     assert welcome.sent() == ["a"]
     assert list(Student.objects.values_list("netid", "tags")) == [("a", ["welcomed"])]
     outcomes = dict(plan.intents.values_list("key", "outcome"))
@@ -107,7 +108,8 @@ def test_an_unapproved_plan_is_not_applied(welcome):
 
     with pytest.raises(PlanNotApproved):
         apply_plan(run, None, execute="here")
-    assert welcome.sent() == [] and not Student.objects.exists()
+    assert welcome.sent() == []
+    assert not Student.objects.exists()
 
 
 def test_two_person_flow_the_planner_cannot_approve(welcome, django_user_model):
