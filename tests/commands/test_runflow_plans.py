@@ -61,7 +61,7 @@ def test_the_whole_cycle_plan_approve_apply(welcome):
 
 
 def test_a_flow_whose_propagate_step_plans_no_intents_cannot_be_planned():
-    out, err, code = runflow("numbers", "--plan")
+    _out, err, code = runflow("numbers", "--plan")
 
     assert code == 2
     assert "do not plan intents" in err
@@ -73,7 +73,7 @@ def test_an_unapproved_plan_exits_4_and_changes_nothing(welcome):
     welcome.list_roster([("a", "Ann", "a@uni.edu")])
     run = plan_id(welcome)
 
-    out, err, code = runflow("--apply", str(run))
+    _out, err, code = runflow("--apply", str(run))
 
     assert code == 4
     assert "awaits approval" in err
@@ -86,7 +86,7 @@ def test_a_rejected_plan_exits_4_and_changes_nothing(welcome):
     run = plan_id(welcome)
     assert runflow("--reject", str(run))[2] == 0
 
-    out, err, code = runflow("--apply", str(run))
+    _out, err, code = runflow("--apply", str(run))
 
     assert code == 4
     assert "rejected" in err
@@ -101,7 +101,7 @@ def test_an_expired_plan_exits_4_and_changes_nothing(welcome, time_machine):
     assert runflow("--approve", str(run))[2] == 0
 
     time_machine.shift(timedelta(hours=24, seconds=1))
-    out, err, code = runflow("--apply", str(run))
+    _out, err, code = runflow("--apply", str(run))
 
     assert code == 4
     assert "expired" in err
@@ -115,7 +115,7 @@ def test_a_plan_expires_after_the_setting(welcome, settings, time_machine):
     run = plan_id(welcome)
 
     time_machine.shift(timedelta(seconds=61))
-    out, err, code = runflow("--approve", str(run))
+    _out, err, code = runflow("--approve", str(run))
 
     assert code == 2
     assert "expired" in err
@@ -128,7 +128,7 @@ def test_a_second_apply_exits_4_and_changes_nothing(welcome):
     assert runflow("--apply", str(run))[2] == 0
     changes = RecordChange.objects.count()
 
-    out, err, code = runflow("--apply", str(run))
+    _out, err, code = runflow("--apply", str(run))
 
     assert code == 4
     assert "was applied by run" in err
@@ -143,7 +143,7 @@ def test_a_record_changed_since_the_plan_exits_4_naming_it(welcome):
     runflow("--approve", str(run))
     Student.objects.filter(netid="s001").update(email="changed@uni.edu")
 
-    out, err, code = runflow("--apply", str(run))
+    _out, err, code = runflow("--apply", str(run))
 
     assert code == 4
     assert "these records changed since it was planned: s001" in err
@@ -161,7 +161,7 @@ def test_the_blast_radius_gate_stops_an_import_dropping_60_percent_and_tells_app
     students = stored_students(10)
     welcome.list_roster(students[:4])
 
-    out, err, code = runflow("welcome")
+    _out, err, code = runflow("welcome")
 
     assert code == 5
     assert "would remove 6 of its 10 records (60%), more than the 50% allowed" in err
@@ -179,7 +179,7 @@ def test_a_run_within_the_blast_radius_is_applied_at_once(tmp_path):
     students = stored_students(10)
     welcome.list_roster([*students[:6], ("new", "New", "new@uni.edu")])
 
-    out, err, code = runflow("welcome")
+    _out, err, code = runflow("welcome")
 
     assert code == 0, err
     assert Student.objects.count() == 7
