@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -449,7 +450,10 @@ class PlannedIntent(models.Model):
     )
     error = models.TextField(blank=True)
     marks = models.JSONField(
-        default=dict, blank=True, help_text=_("What carrying it out wrote on its record.")
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,  # a step writes down times and dates (reminded at ...)
+        help_text=_("What carrying it out wrote on its record."),
     )
     carried_out_by = models.ForeignKey(
         FlowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Flow, FlowRun, RecordChange, StepRun
 from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
+from .plan_admin import plan_note
 from .run_actions import (
     LEGAL_STATES,
     RUN_ACTIONS,
@@ -288,6 +289,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "change_rows": [change_row(change) for change in changes],
             "changes_links": self._changes_links(query, changes),
             "buttons": self._buttons(request, run),
+            "plan_note": plan_note(self.admin_site, run),
         }
 
     def _logs_context(

@@ -464,8 +464,9 @@ def _step_contract(
     return tuple(fields), call
 
 
-PLANNED_CALL = CallPlan("plan_records", (), ("logger", "get_metadata"))
-"""How the engine calls an opted-in propagate step: ``plan_records(records, logger=, get_metadata=)``."""
+PLANNED_ARGUMENTS = ("logger", "get_metadata")
+"""What ``plan_records`` is called with after the records, by name; and ``set_metadata``
+if it takes it, for a step that publishes what it plans (e.g. who it will remind)."""
 
 
 def _method_plan(
@@ -485,7 +486,9 @@ def _method_plan(
             if getattr(cls, name, None) is not getattr(base, name)
         ]
         if len(defined) == 2:
-            return PLANNED_CALL, []
+            taken = inspect.signature(cls.plan_records).parameters
+            extra = ("set_metadata",) if "set_metadata" in taken else ()
+            return CallPlan("plan_records", (), PLANNED_ARGUMENTS + extra), []
         if len(defined) == 1:
             missing = "carry_out" if defined == ["plan_records"] else "plan_records"
             return None, [

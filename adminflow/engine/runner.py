@@ -361,9 +361,7 @@ class FlowExecution:
         if self.applying is not None:
             intents = self.applying.intents.get(name, [])
         else:
-            planned = step.instance.plan_records(
-                self.locked_records, logger=logger, get_metadata=get_metadata
-            )
+            planned = step.entry.call.call(step.instance, self.locked_records, arguments)
             intents = checked_intents(name, planned)
         if arguments["debug"]:
             for intent in intents:

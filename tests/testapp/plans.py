@@ -94,7 +94,11 @@ def welcome_config(roster: Path, outbox: Path) -> dict[str, Any]:
 
 
 welcome = AdminFlow(
-    NAME, "Import the roster file and welcome new students.", RosterStudents, "students"
+    NAME,
+    "Import the roster file and welcome new students.",
+    RosterStudents,
+    "students",
+    default_config=welcome_config(Path("roster.json"), Path("outbox.txt")),
 )
 welcome.add_record_step("import", ImportRosterFile)
 welcome.add_propagate_step("welcome", WelcomeStudents)
