@@ -175,6 +175,7 @@ class PlanAdmin(admin.ModelAdmin):
         records = Paginator(shown.records(plan), RECORDS_PAGE_SIZE).get_page(
             request.GET.get("records_page")
         )
+        apply_runs = list(plan.apply_runs.order_by("pk").values_list("pk", "status")[:20])
         approver = self.has_approve_permission(request)
         reviewing = approver and state.state == PlanState.PENDING
         return {
@@ -197,8 +198,9 @@ class PlanAdmin(admin.ModelAdmin):
             else None,
             "apply_runs": [
                 (change_link(self.admin_site, FlowRun, pk, f"#{pk}"), status_badge(status))
-                for pk, status in plan.apply_runs.order_by("pk").values_list("pk", "status")[:20]
+                for pk, status in apply_runs
             ],
+            "apply_failed": bool(apply_runs) and apply_runs[-1][1] == FlowRunStatus.FAILED,
             "filter": shown,
             "groups": intent_groups(plan),
             "record_counts": record_counts(plan),

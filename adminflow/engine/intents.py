@@ -15,8 +15,10 @@ A propagate step *opts in* to plans by defining two methods instead of
             send_mail("GitHub username", "...", None, [intent.params["to"]])
             return {"reminded": True}
 
-``plan_records`` decides and changes nothing outside (nor the records); it
-may also take ``set_metadata``, to publish what it plans for later steps.
+``plan_records`` decides and changes nothing outside. It may write on the
+records what it *found* (an account already invited), as an update step
+would, never what it will do: that is what ``carry_out`` returns. It may
+also take ``set_metadata``, to publish what it plans for later steps.
 ``carry_out`` does one intent, from its ``params`` alone; raising marks that
 intent failed. What it returns (field -> value) is written on the intent's
 record once it is done: the step writes down what it did, as propagate steps

@@ -114,7 +114,8 @@ class FlowExecution:
         self.planning = planning
         self.applying = applying
         self.planned: dict[str, list[Intent]] = {}
-        self.done_intents: set[int] = set()  # ids of intents carried out: a retry skips them
+        # Intents carried out, by id: an apply's retry skips them. Held, so no id is reused.
+        self.done_intents: dict[int, Intent] = {}
         # Only a plan collects intents from several threads; other runs make no lock for it.
         self.intents_lock = threading.Lock() if planning else None
         self.flow = plan.name
@@ -381,7 +382,7 @@ class FlowExecution:
                 )
             error, _marks = self.carry_out_one(step, intent, logger, get_metadata)
             if error is None:
-                self.done_intents.add(id(intent))
+                self.done_intents[id(intent)] = intent
             else:
                 failures.append(f"{intent.line}: {error}")
         if failures:
