@@ -69,7 +69,13 @@ from .config import (
     configure_stored,
     get_flow_row,
 )
-from .errors import FlowAlreadyRunning, FlowDisabled, NotOptedIn, RunNotResumable
+from .errors import (
+    FlowAlreadyRunning,
+    FlowDisabled,
+    NotOptedIn,
+    PlanAlreadyApplied,
+    RunNotResumable,
+)
 from .metadata import metadata_from_json, metadata_to_json
 from .plan_rows import StoredPlan, gate_reason, record_plan
 from .recording import RunRecorder, cut, save_step_rows
@@ -125,9 +131,6 @@ def start_run(
     configured = configure_flow(
         row, config=config, debug=debug, modes=modes, num_threads=num_threads
     )
-    gated = row.plan_required != PlanPolicy.NEVER and not debug
-    if gated:
-        check_plannable(configured)
     return _queue(
         row,
         configured,
@@ -137,8 +140,17 @@ def start_run(
         scheduled_for=scheduled_for,
         execute=execute,
         config_source=ConfigSource.FLOW if config is None else ConfigSource.GIVEN,
-        purpose=RunPurpose.GATED if gated else RunPurpose.RUN,
+        purpose=_purpose(row, configured, debug),
     )
+
+
+def _purpose(row: Flow, configured: ConfiguredFlow, debug: bool) -> RunPurpose:
+    """Return what a run that acts is for: gated if its flow requires a plan (not in debug
+    mode, which changes nothing); raise NotOptedIn if such a flow cannot be planned."""
+    if row.plan_required == PlanPolicy.NEVER or debug:
+        return RunPurpose.RUN
+    check_plannable(configured)
+    return RunPurpose.GATED
 
 
 def check_plannable(configured: ConfiguredFlow) -> None:
@@ -154,9 +166,15 @@ def rerun_run(
     """Queue a new run of ``run``'s flow with ``run``'s config and debug mode, and return it.
 
     Secrets masked in the run's snapshot are restored from the flow's stored
-    config (:func:`adminflow.runs.config.config_of_run`). ``execute`` is as
-    for :func:`start_run`; raise what it raises.
+    config (:func:`adminflow.runs.config.config_of_run`). A re-run of a plan
+    plans again; one of an apply is refused (apply the plan again, or resume
+    the apply). ``execute`` is as for :func:`start_run`; raise what it raises.
     """
+    if run.purpose == RunPurpose.APPLY:
+        raise PlanAlreadyApplied(
+            f"run {run.pk} applied a plan, and a plan is applied once: plan again, "
+            "or resume the apply if it failed"
+        )
     row = run.flow
     config = config_of_run(build_flow(row), run)
     _check_enabled(row)
@@ -170,6 +188,9 @@ def rerun_run(
         execute=execute,
         config_source=ConfigSource.RUN,
         config_from=run,
+        purpose=RunPurpose.PLAN
+        if run.purpose == RunPurpose.PLAN
+        else _purpose(row, configured, run.debug),
     )
 
 

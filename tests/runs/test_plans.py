@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adminflow.models import FlowRun, PlannedIntent, RecordChange
+from adminflow.models import Flow, FlowRun, PlannedIntent, RecordChange
 from adminflow.runs import (
     NotAnApprover,
+    NotOptedIn,
     PlanAlreadyApplied,
     PlanNotApproved,
     PlanStale,
@@ -16,8 +17,17 @@ from adminflow.runs import (
     execute_run,
     plan_of,
     plan_run,
+    rerun_run,
+    start_run,
 )
-from adminflow.states import FlowRunStatus, IntentOutcome, PlanState, RunPurpose, Trigger
+from adminflow.states import (
+    FlowRunStatus,
+    IntentOutcome,
+    PlanPolicy,
+    PlanState,
+    RunPurpose,
+    Trigger,
+)
 from tests.plan_helpers import set_up_welcome, stored_students
 from tests.testapp.models import Student
 
@@ -136,3 +146,29 @@ def test_approving_needs_the_permission(welcome, django_user_model):
     with pytest.raises(NotAnApprover, match="approve_flowrun"):
         approve_plan(run, staff)
     assert plan_of(run).state == PlanState.PENDING
+
+
+def test_a_rerun_of_a_plan_plans_again_and_an_apply_is_not_rerun(welcome):
+    welcome.list_roster([("a", "Ann", "a@uni.edu")])
+    run = planned()
+    approve_plan(run, None)
+    applied = execute_run(apply_plan(run, None, execute="here"))
+
+    again = rerun_run(run, execute="here")
+
+    assert again.purpose == RunPurpose.PLAN
+    with pytest.raises(PlanAlreadyApplied, match="a plan is applied once"):
+        rerun_run(applied)
+    assert welcome.sent() == ["a"]
+
+
+def test_a_flow_requiring_a_plan_refuses_a_run_it_cannot_plan():
+    Flow.objects.filter(name="numbers").update(plan_required=PlanPolicy.ALWAYS)
+
+    with pytest.raises(NotOptedIn, match="total") as refused:
+        start_run("numbers", trigger=Trigger.COMMAND)
+
+    assert refused.value.steps == ["total"]
+    assert not FlowRun.objects.exists()
+    # A debug run changes nothing: no gate.
+    assert start_run("numbers", trigger=Trigger.COMMAND, debug=True).purpose == RunPurpose.RUN
