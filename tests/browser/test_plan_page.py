@@ -43,6 +43,7 @@ def test_a_plan_is_reviewed_approved_without_one_intent_applied_and_its_outcomes
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
 
+    _screenshot(page, "flow-page")
     page.get_by_role("button", name="Plan", exact=True).click()
     worker()
 
