@@ -34,6 +34,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Flow, FlowRun, RecordChange, StepRun
+from ..states import RunPurpose
 from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .plan_admin import plan_note
@@ -73,6 +74,10 @@ BUTTON_LABELS = {
     "resume": _("Resume with this run's config"),
     "resume_flow": _("Resume with the flow's current config"),
 }
+
+APPLY_RESUME_LABEL = _("Resume the apply: carry out the intents not done")
+NOT_FOR_APPLY = frozenset({"rerun", "resume_flow"})
+"""An apply is never re-run, and resumes with its plan's config only (the run service)."""
 
 
 class FlowRunAdmin(admin.ModelAdmin):
@@ -341,15 +346,20 @@ class FlowRunAdmin(admin.ModelAdmin):
 
     def _buttons(self, request: HttpRequest, run: FlowRun) -> list[dict[str, Any]]:
         """Return the action buttons the user may press on this run in its current state."""
+        applies = run.purpose == RunPurpose.APPLY
         return [
             {
                 "action": action,
-                "label": BUTTON_LABELS[action],
+                "label": APPLY_RESUME_LABEL
+                if applies and action == "resume"
+                else BUTTON_LABELS[action],
                 "url": self._run_url(run, action),
                 "states": " ".join(sorted(LEGAL_STATES[action])),
             }
             for action in RUN_ACTIONS
-            if run.status in LEGAL_STATES[action] and self._may_press(request, action)
+            if run.status in LEGAL_STATES[action]
+            and self._may_press(request, action)
+            and not (applies and action in NOT_FOR_APPLY)
         ]
 
     def _admin_url(self, model: type[Model], view: str, *args: Any) -> str | None:

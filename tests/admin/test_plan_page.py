@@ -11,7 +11,7 @@ import pytest
 
 from adminflow.admin.plan_page import INTENTS_PAGE_SIZE
 from adminflow.models import Plan, PlannedIntent, PlannedRecord
-from adminflow.states import IntentOutcome, PlanState
+from adminflow.states import IntentOutcome, PlanState, RunPurpose
 from tests.factories import FlowRunFactory
 
 from .plan_helpers import APPROVE, VIEW, client_for, made_plan, plan_url
@@ -216,3 +216,17 @@ def test_a_plan_that_does_not_exist_sends_back_to_the_index() -> None:
 
     assert response.status_code == 302
     assert client.get("/admin/adminflow/plan/424242/intents_csv/").status_code == 404
+
+
+def test_a_failed_apply_offers_only_its_resume() -> None:
+    plan = made_plan(state=PlanState.APPLIED)
+    apply_run = FlowRunFactory(
+        flow=plan.run.flow, status="failed", applies_plan=plan, purpose=RunPurpose.APPLY
+    )
+    client, _user = client_for(VIEW, "adminflow.rerun_flowrun", "adminflow.resume_flowrun")
+
+    buttons = client.get(run_url(apply_run)).context["buttons"]
+
+    assert [(b["action"], str(b["label"])) for b in buttons] == [
+        ("resume", "Resume the apply: carry out the intents not done")
+    ]
