@@ -20,22 +20,31 @@ from ..conf import adminflow_settings
 from ..engine import AdminFlow, ConfiguredFlow, Intent, RunResult
 from ..engine.steps import Logger
 from ..models import Flow, FlowRun, Plan, PlannedIntent, PlannedRecord
-from ..states import IntentOutcome, PlanPolicy
+from ..states import IntentOutcome, PlanPolicy, PlanState
 from .errors import PlanStale
 
 SHOWN_KEYS = 10
 """How many changed record keys a refusal names before counting the rest."""
 
 
-def record_plan(run: FlowRun, result: RunResult, user: Any, reason: str) -> Plan:
-    """Write the plan of ``run``, a planning run that just ended planned, and return it."""
+def record_plan(
+    run: FlowRun, result: RunResult, user: Any, reason: str, *, approved: bool = False
+) -> Plan:
+    """Write the plan of ``run``, a planning run that just ended planned, and return it.
+
+    ``approved``: by nobody, as its flow's gate let it (a gated run within it).
+    """
     flow = run.flow
+    now = timezone.now()
     plan = Plan.objects.create(
         run=run,
         reason=reason,
+        state=PlanState.APPROVED if approved else PlanState.PENDING,
+        approved_at=now if approved else None,
+        created_at=now,
         planned_by=user if getattr(user, "is_authenticated", False) else None,
         requires_second_person=flow.plan_two_person,
-        expires_at=timezone.now() + timedelta(seconds=adminflow_settings.PLAN_EXPIRES_AFTER),
+        expires_at=now + timedelta(seconds=adminflow_settings.PLAN_EXPIRES_AFTER),
     )
     PlannedIntent.objects.bulk_create(
         [

@@ -323,8 +323,7 @@ def _queue_apply(
                 applied_by=user if getattr(user, "is_authenticated", False) else None,
                 applied_by_run=apply_run,
             )
-            if not taken:
-                transaction.set_rollback(True)
+            if not taken:  # raising rolls the apply run back
                 plan.refresh_from_db()
                 check_applicable(plan)
                 raise PlanAlreadyApplied(f"the plan of run {plan.run_id} was applied meanwhile")

@@ -54,7 +54,6 @@ from ..states import (
     FlowRunStatus,
     IllegalTransition,
     PlanPolicy,
-    PlanState,
     RunPurpose,
     StepRunStatus,
     Trigger,
@@ -414,20 +413,15 @@ def _finish_planned(run: FlowRun, result: RunResult, fields: dict[str, Any]) -> 
     nobody: the gate let it), which :func:`adminflow.runs.plans.settle_gated`
     then applies.
     """
-    reason = "asked for"
-    approved = False
+    reason, approved = "asked for", False
     if run.purpose == RunPurpose.GATED:
-        reason = gate_reason(run.flow, result) or "within the flow's blast radius"
-        approved = reason == "within the flow's blast radius"
+        over = gate_reason(run.flow, result)
+        reason, approved = over or "within the flow's blast radius", over is None
 
     def finish() -> None:
         with transaction.atomic():
             if move_run(run, FlowRunStatus.PLANNED, **fields):
-                plan = record_plan(run, result, run.triggered_by, reason)
-                if approved:
-                    Plan.objects.filter(pk=plan.pk).update(
-                        state=PlanState.APPROVED, approved_at=timezone.now()
-                    )
+                record_plan(run, result, run.triggered_by, reason, approved=approved)
 
     retried_if_lost(finish, FlowRun)
 
