@@ -483,7 +483,7 @@ def _method_plan(
         defined = [
             name
             for name in ("plan_records", "carry_out")
-            if getattr(cls, name, None) is not getattr(base, name)
+            if getattr(cls, name, None) not in (None, getattr(base, name))
         ]
         if len(defined) == 2:
             taken = inspect.signature(cls.plan_records).parameters

@@ -30,12 +30,13 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .config import StepMode, redact
-from .errors import AdminflowError, StepContractError
+from .errors import StepContractError
 from .events import FlowObserver, ObserverGroup
 from .executor import ThreadedExecutor
-from .intents import Intent, PlanToApply, carry_out, checked_intents
+from .intents import Intent, PlanToApply
 from .limits import Alarm, seconds_text
 from .metadata import MetadataStore
+from .planning import IntentsMixin
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
 from .steps import StepKind, plans_intents
@@ -44,17 +45,6 @@ if TYPE_CHECKING:
     from .configured import ConfiguredFlow
 
 _BROKEN = (StepStatus.FAILED, StepStatus.UPSTREAM_FAILED)
-
-
-class IntentsFailed(AdminflowError):
-    """Raise when some of a step's intents failed; the others were carried out."""
-
-    def __init__(self, step: str, failures: list[str], total: int) -> None:
-        self.failures = failures
-        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
-        super().__init__(
-            f"{len(failures)} of {total} intents failed: {'; '.join(failures[:3])}{more}"
-        )
 
 
 def _now() -> datetime:
@@ -94,7 +84,7 @@ class StepLogger:
         self(message, logging.ERROR)
 
 
-class FlowExecution:
+class FlowExecution(IntentsMixin):
     """The state of one run of a configured flow; built by ``ConfiguredFlow.run``, used once.
 
     Not called a run: ``FlowRun`` is the Django model that records one.
@@ -134,6 +124,9 @@ class FlowExecution:
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
+
+    def step_logger(self, source: str | None, kept: list[str] | None = None) -> StepLogger:
+        return StepLogger(self, source, kept)
 
     def emit_log(self, source: str | None, level: int, message: str) -> str:
         """Send a log line to the observers, secrets masked; return it as they got it."""
@@ -349,77 +342,6 @@ class FlowExecution:
         else:
             step.entry.call.call(step.instance, self.locked_records, arguments)
 
-    def run_intents(self, name: str, arguments: dict[str, Any]) -> None:
-        """Plan a step's intents (or take the plan's), then carry them out, keep them, or log them.
-
-        Each intent is carried out in turn; one that raises is failed and the
-        others still run, after which the step fails naming how many failed.
-        An error worth retrying stops the step at once, for the engine to call
-        it again: the intents carried out already are not carried out twice.
-        """
-        step = self.plan.steps[name]
-        logger, get_metadata = arguments["logger"], arguments["get_metadata"]
-        if self.applying is not None:
-            intents = self.applying.intents.get(name, [])
-        else:
-            planned = step.entry.call.call(step.instance, self.locked_records, arguments)
-            intents = checked_intents(name, planned)
-        if arguments["debug"]:
-            for intent in intents:
-                logger(f"debug: would {intent.line}")
-            return
-        if self.intents_lock is not None:
-            with self.intents_lock:
-                self.planned[name] = intents
-            logger(f"planned {len(intents)} intents")
-            return
-        failures = []
-        todo = [intent for intent in intents if id(intent) not in self.done_intents]
-        for index, intent in enumerate(todo):
-            if self.cancel_event.is_set():
-                raise IntentsFailed(
-                    name, [*failures, f"{len(todo) - index} not carried out: cancelled"], len(todo)
-                )
-            error, _marks = self.carry_out_one(step, intent, logger, get_metadata)
-            if error is None:
-                self.done_intents[id(intent)] = intent
-            else:
-                failures.append(f"{intent.line}: {error}")
-        if failures:
-            raise IntentsFailed(name, failures, len(todo))
-
-    def carry_out_one(
-        self, step: Any, intent: Intent, logger: StepLogger, get_metadata: Any
-    ) -> tuple[str | None, dict[str, Any]]:
-        """Carry out one intent; return its error (None if done) and what it wrote down.
-
-        An error worth retrying is raised instead, after telling the plan, so
-        that the engine retries the step.
-        """
-        try:
-            marks = carry_out(step.instance, intent, logger, get_metadata)
-        except Exception as exc:
-            error = redact(f"{type(exc).__name__}: {exc}", self.plan.secrets)
-            logger.warning(f"could not {intent.line}: {error}")
-            if self.applying is not None:
-                self.applying.carried_out(intent, error, {})
-            if is_retryable(exc, step.entry.cls.retry_on):
-                raise
-            return error, {}
-        if intent.record is not None and marks:
-            with self.lock_of(intent.record):
-                for field_name, value in marks.items():
-                    setattr(intent.record, field_name, value)
-        if self.applying is not None:
-            self.applying.carried_out(intent, None, marks)
-        return None, marks
-
-    def lock_of(self, record: Any) -> threading.Lock:
-        for candidate, lock in self.locked_records:
-            if candidate is record:
-                return lock
-        return threading.Lock()  # a record no longer in the list: nobody else holds it
-
     def end_unstarted(self, name: str, status: StepStatus) -> None:
         self.steps[name].status = status
         self.observer.step_finished(self.flow, self.steps[name])
@@ -436,39 +358,6 @@ class FlowExecution:
         decides what a debug load or store means.
         """
         return takes_debug and self.plan.storer_mode is StepMode.DEBUG
-
-    def make_plan(self) -> None:
-        """Keep the planned intents in step order and the storer's record diff; store nothing."""
-        storer = self.plan.storer
-        log = StepLogger(self, self.plan.storer_name, self.result.storer_report)
-        intents = [i for name in self.steps if name in self.planned for i in self.planned[name]]
-        try:
-            for intent in intents:
-                if intent.record is not None and not intent.key:
-                    intent.key = str(storer.record_key(intent.record))
-            touched = list(dict.fromkeys(i.key for i in intents if i.key))
-            self.result.record_diff = storer.plan_store(self.records, log, touched)
-        except Exception as exc:
-            self.fail(
-                f"storer '{self.plan.storer_name}' could not plan the store: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            return
-        self.result.intents = intents
-
-    def store_applied(self) -> None:
-        """Store the applied plan's record diff, as the plan says; always, as an apply acted."""
-        assert self.applying is not None
-        log = StepLogger(self, self.plan.storer_name, self.result.storer_report)
-        self.observer.store_started(self.flow)
-        try:
-            self.applying.store(log)
-            self.result.stored = True
-        except Exception as exc:
-            self.fail(
-                f"storer '{self.plan.storer_name}' could not store the plan's records: "
-                f"{type(exc).__name__}: {exc}"
-            )
 
     def store(self) -> None:
         storer = self.plan.storer

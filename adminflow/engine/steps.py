@@ -195,7 +195,7 @@ class AdminPropagateStep(AdminStep, Generic[T]):
 def plans_intents(cls: type) -> bool:
     """Return whether a step class opted in to plans: it defines plan_records and carry_out."""
     return all(
-        getattr(cls, name, None) is not getattr(AdminPropagateStep, name)
+        getattr(cls, name, None) not in (None, getattr(AdminPropagateStep, name))
         for name in ("plan_records", "carry_out")
     )
 
