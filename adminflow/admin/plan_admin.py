@@ -178,6 +178,7 @@ class PlanAdmin(admin.ModelAdmin):
         apply_runs = list(plan.apply_runs.order_by("pk").values_list("pk", "status")[:20])
         approver = self.has_approve_permission(request)
         reviewing = approver and state.state == PlanState.PENDING
+        refusal = second_person_refusal(plan, request.user) if reviewing else None
         return {
             "title": _("Plan of %(run)s") % {"run": plan.run},
             "subtitle": None,
@@ -210,8 +211,8 @@ class PlanAdmin(admin.ModelAdmin):
             "intent_links": _page_links(request.GET, intents, "page", "intents"),
             "record_links": _page_links(request.GET, records, "records_page", "diff"),
             "export_query": urlencode(shown.as_query()),
-            "reviewing": reviewing and second_person_refusal(plan, request.user) is None,
-            "approve_refusal": second_person_refusal(plan, request.user) if reviewing else None,
+            "reviewing": reviewing and refusal is None,
+            "approve_refusal": refusal,
             "may_reject": approver and state.state in (PlanState.PENDING, PlanState.APPROVED),
             "may_apply": approver and state.state == PlanState.APPROVED,
             "urls": {name: self._plan_url(plan, name) for name in ("approve", "reject", "apply")},

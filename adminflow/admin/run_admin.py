@@ -76,6 +76,7 @@ BUTTON_LABELS = {
 }
 
 APPLY_RESUME_LABEL = _("Resume the apply: carry out the intents not done")
+PLAN_AGAIN_LABEL = _("Plan again with the same config")
 NOT_FOR_APPLY = frozenset({"rerun", "resume_flow"})
 """An apply is never re-run, and resumes with its plan's config only (the run service)."""
 
@@ -350,9 +351,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         return [
             {
                 "action": action,
-                "label": APPLY_RESUME_LABEL
-                if applies and action == "resume"
-                else BUTTON_LABELS[action],
+                "label": _button_label(run, action),
                 "url": self._run_url(run, action),
                 "states": " ".join(sorted(LEGAL_STATES[action])),
             }
@@ -374,6 +373,15 @@ class FlowRunAdmin(admin.ModelAdmin):
     def _run_url(self, run: FlowRun, view: str = "change") -> str:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return reverse(f"{self.admin_site.name}:{info}_{view}", args=[run.pk])
+
+
+def _button_label(run: FlowRun, action: str) -> str:
+    """Return a button's label, saying what it does for a plan or an apply."""
+    if action == "rerun" and run.purpose == RunPurpose.PLAN:
+        return PLAN_AGAIN_LABEL
+    if action == "resume" and run.purpose == RunPurpose.APPLY:
+        return APPLY_RESUME_LABEL
+    return BUTTON_LABELS[action]
 
 
 def _query(query: QueryDict, drop: tuple[str, ...], **updates: str) -> str:

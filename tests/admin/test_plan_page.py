@@ -230,3 +230,14 @@ def test_a_failed_apply_offers_only_its_resume() -> None:
     assert [(b["action"], str(b["label"])) for b in buttons] == [
         ("resume", "Resume the apply: carry out the intents not done")
     ]
+
+
+def test_a_plans_run_page_offers_to_plan_again() -> None:
+    plan = made_plan()
+    client, _user = client_for(VIEW, "adminflow.rerun_flowrun")
+
+    buttons = client.get(run_url(plan.run)).context["buttons"]
+
+    assert [(b["action"], str(b["label"])) for b in buttons] == [
+        ("rerun", "Plan again with the same config")
+    ]

@@ -51,6 +51,7 @@ def test_a_plan_is_reviewed_approved_without_one_intent_applied_and_its_outcomes
     expect(page.locator("[data-run-status] .adminflow-badge")).to_have_attribute(
         "data-status", "planned", timeout=WORKER_MS
     )
+    _screenshot(page, "planning-run")
     page.locator("[data-plan-link]").click()
     expect(page.locator("[data-plan-state-line] .adminflow-badge")).to_have_text(
         "Awaiting approval"
@@ -101,6 +102,9 @@ def test_a_plan_is_reviewed_approved_without_one_intent_applied_and_its_outcomes
         "grace": "A",
     }
     _screenshot(page, "plan-page-applied")
+    page.goto(f"{live_server.url}{reverse('admin:adminflow_plan_changelist')}")
+    expect(page.locator("#result_list [data-plan-state]")).to_have_text("Applied")
+    _screenshot(page, "plans")
 
 
 def _screenshot(page: Page, name: str) -> None:
