@@ -14,7 +14,7 @@ from adminflow.runs.config import get_flow_row
 from adminflow.states import FlowRunStatus, IntentOutcome, PlanState, RunPurpose
 from tests.testapp.models import Student
 
-from .flow_helpers import changelist_url, messages_of
+from .flow_helpers import change_url, changelist_url, messages_of
 from .plan_helpers import (
     APPROVE,
     RUN,
@@ -154,6 +154,19 @@ def test_a_flow_whose_steps_do_not_plan_is_refused_naming_them() -> None:
     (said,) = messages_of(response)
     assert said.startswith("Flow “numbers” cannot be planned:")
     assert "total" in said
+
+
+def test_a_disabled_flow_is_not_planned() -> None:
+    row = review_flow()
+    Flow.objects.filter(pk=row.pk).update(enabled=False)
+    client, _user = client_for(VIEW_FLOW, RUN)
+
+    response = client.post(flow_plan_url(row))
+
+    assert FlowRun.objects.count() == 0
+    assert response["Location"] == change_url(row)
+    (said,) = messages_of(response)
+    assert said == "Flow “review” was not planned: it is disabled. Enable it first."
 
 
 @pytest.fixture

@@ -83,15 +83,23 @@ def test_another_approver_approves_a_two_person_flows_plan_deselecting_what_they
     plan = made_plan(intents=4, planned_by=planner, two_person=True)
     client, approver = client_for(VIEW, APPROVE)
     first, *others = plan.intents.order_by("position")
+    kept_record, left_record = plan.records.order_by("position")
 
     response = client.post(
         plan_url(plan, "approve"),
-        {"shown_intent": [first.pk, others[0].pk], "intent": [others[0].pk]},
+        {
+            "shown_intent": [first.pk, others[0].pk],
+            "intent": [others[0].pk],
+            "shown_record": [kept_record.pk, left_record.pk],
+            "record": [kept_record.pk],
+        },
     )
 
     plan.refresh_from_db()
     assert (plan.state, plan.approved_by) == (PlanState.APPROVED, approver)
     assert list(plan.intents.filter(selected=False)) == [first]
+    # first is about record s0 (kept_record): leaving it out leaves its change out too.
+    assert list(plan.records.filter(selected=True)) == []
     (said,) = messages_of(response)
     assert said == (
         f"The plan of run #{plan.run_id} is approved: 3 of its intents will be carried out "
