@@ -5,7 +5,8 @@ action, searched and paged on the server. Approve (with the boxes of the
 intents and records left unticked deselected), Reject and Apply each call
 the run service (:mod:`adminflow.runs.plans`), which decides: a refusal
 (not approved, expired, stale records, already applied, the planner on a
-two-person flow) is shown as the service words it, and nothing changes.
+two-person flow) is shown as the service words it, and nothing changes;
+the page asks the service too which buttons to offer.
 
 Plans are written by runs only. Seeing one needs the permission to view
 runs; approving, rejecting and applying need ``adminflow.approve_flowrun``.
@@ -40,7 +41,7 @@ from django.utils.translation import gettext_lazy
 
 from ..engine import AdminflowError
 from ..models import Flow, FlowRun, Plan
-from ..runs import apply_plan, approve_plan, reject_plan
+from ..runs import apply_plan, apply_refusal, approval_refusal, approve_plan, reject_plan
 from ..runs.workers import no_worker_warning
 from ..states import FlowRunStatus, PlanState, Trigger
 from .display import admin_url, change_link, status_badge
@@ -56,7 +57,6 @@ from .plan_page import (
     intent_groups,
     record_counts,
     record_csv_rows,
-    second_person_refusal,
     selection,
     state_line,
 )
@@ -178,7 +178,8 @@ class PlanAdmin(admin.ModelAdmin):
         apply_runs = list(plan.apply_runs.order_by("pk").values_list("pk", "status")[:20])
         approver = self.has_approve_permission(request)
         reviewing = approver and state.state == PlanState.PENDING
-        refusal = second_person_refusal(plan, request.user) if reviewing else None
+        # Only the run service says who may approve (the two-person rule) and what may apply.
+        refusal = approval_refusal(plan, request.user) if reviewing else None
         return {
             "title": _("Plan of %(run)s") % {"run": plan.run},
             "subtitle": None,
@@ -214,7 +215,7 @@ class PlanAdmin(admin.ModelAdmin):
             "reviewing": reviewing and refusal is None,
             "approve_refusal": refusal,
             "may_reject": approver and state.state in (PlanState.PENDING, PlanState.APPROVED),
-            "may_apply": approver and state.state == PlanState.APPROVED,
+            "may_apply": approver and apply_refusal(plan) is None,
             "urls": {name: self._plan_url(plan, name) for name in ("approve", "reject", "apply")},
             "csv_urls": {
                 name: self._plan_url(plan, f"{name}_csv") for name in ("intents", "records")

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict, StreamingHttpResponse
-from django.utils.translation import gettext as _
 
 from ..models import Plan, PlannedIntent, PlannedRecord
 from ..states import IntentOutcome, PlanState
@@ -191,19 +190,6 @@ def state_line(plan: Plan, now: datetime) -> StateLine:
     if state == PlanState.APPLIED:
         return StateLine(state, label, plan.applied_by, None)
     return StateLine(state, label)
-
-
-def second_person_refusal(plan: Plan, user: Any) -> str | None:
-    """Return why ``user`` may not approve ``plan`` although they hold the permission, or None.
-
-    On a two-person flow the user who planned may not approve: the button is
-    shown disabled, saying so, rather than refused after a click.
-    """
-    if plan.requires_second_person and plan.planned_by_id == getattr(user, "pk", None):
-        return _(
-            "You planned this run, and flow “%(flow)s” needs a second person to approve it."
-        ) % {"flow": plan.run.flow.name}
-    return None
 
 
 def selection(query: QueryDict, shown: str, kept: str) -> list[int]:

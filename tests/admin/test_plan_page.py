@@ -194,8 +194,7 @@ def test_the_planner_of_a_two_person_flow_is_told_why_they_cannot_approve() -> N
     html = client.get(plan_url(plan)).content.decode()
 
     assert "data-approve" not in html
-    assert "You planned this run, and flow" in html
-    assert "needs a second person to approve it." in html
+    assert f"needs a second person to approve: {planner} planned run {plan.run_id}" in html
     assert "data-reject" in html
 
 
