@@ -30,6 +30,10 @@ class Welcome:
         """Return the netids emailed so far, one per email, in order."""
         return self.outbox.read_text().split() if self.outbox.exists() else []
 
+    def refuse(self, *netids: str) -> None:
+        """Make the mail server refuse these students' emails (none: accept every one)."""
+        self.outbox.with_name(f"{self.outbox.name}.refuse").write_text(" ".join(netids))
+
     def hang_at(self, netid: str) -> None:
         """Make carrying out ``netid``'s email hang (until the process is killed)."""
         self.outbox.with_name(f"{self.outbox.name}.hang").write_text(netid)

@@ -18,6 +18,7 @@ from adminflow.runs import (
     plan_of,
     plan_run,
     rerun_run,
+    resume_run,
     start_run,
 )
 from adminflow.states import (
@@ -172,3 +173,47 @@ def test_a_flow_requiring_a_plan_refuses_a_run_it_cannot_plan():
     assert not FlowRun.objects.exists()
     # A debug run changes nothing: no gate.
     assert start_run("numbers", trigger=Trigger.COMMAND, debug=True).purpose == RunPurpose.RUN
+
+
+def test_a_failed_intent_holds_back_its_record_until_the_resume_carries_it_out(welcome):
+    welcome.list_roster([("a", "Ann", "a@uni.edu"), ("b", "Bo", "b@uni.edu")])
+    run = planned()
+    approve_plan(run, None)
+    welcome.refuse("b")
+
+    failed = execute_run(apply_plan(run, None, execute="here"))
+
+    assert failed.status == FlowRunStatus.FAILED
+    step = failed.steps.get(name="welcome")
+    assert "1 of 2 intents failed: email Bo <b@uni.edu>: ConnectionRefusedError" in step.error
+    b = plan_of(run).intents.get(key="b")
+    assert (b.outcome, b.error) == (
+        IntentOutcome.FAILED,
+        "ConnectionRefusedError: the mail server refused b@uni.edu",
+    )
+    # b is not stored claiming an email it did not get; a is, with what was done.
+    assert list(Student.objects.values_list("netid", "tags")) == [("a", ["welcomed"])]
+
+    welcome.refuse()
+    resumed = execute_run(resume_run(failed, execute="here"))
+
+    assert resumed.status == FlowRunStatus.SUCCEEDED, resumed.error
+    assert welcome.sent() == ["a", "b"]
+    assert list(Student.objects.values_list("netid", "tags")) == [
+        ("a", ["welcomed"]),
+        ("b", ["welcomed"]),
+    ]
+
+
+def test_a_record_only_an_intent_is_about_is_checked_too(welcome):
+    (student,) = stored_students(1)
+    Student.objects.update(tags=[])  # not welcomed: an intent, and no change of its own
+    welcome.list_roster([student])
+    run = planned()
+    assert list(plan_of(run).records.values_list("key", "action")) == [("s000", "unchanged")]
+    approve_plan(run, None)
+    Student.objects.update(email="elsewhere@uni.edu")
+
+    with pytest.raises(PlanStale, match="s000"):
+        apply_plan(run, None, execute="here")
+    assert welcome.sent() == []

@@ -7,7 +7,8 @@ email per student with an email not yet tagged ``welcomed``, and carrying
 one out appends the student's netid to the ``outbox`` file (one line per
 email sent, which tests count) and tags the student ``welcomed``.
 
-While a file ``<outbox>.hang`` exists, carrying out the email of the student
+While a file ``<outbox>.refuse`` lists a student's netid, their email is
+refused (the intent fails). While a file ``<outbox>.hang`` exists, carrying out the email of the student
 it names writes ``<outbox>.hanging`` and then waits (up to a minute) for a
 kill: a test stops an apply half way with a real SIGKILL, then resumes it.
 """
@@ -78,6 +79,9 @@ class WelcomeStudents(AdminPropagateStep[Student]):
 
     def carry_out(self, intent: Intent, logger: Any, get_metadata: Any) -> dict[str, Any]:
         outbox = Path(self.configs.outbox)
+        refused = outbox.with_name(f"{outbox.name}.refuse")
+        if refused.exists() and intent.params["netid"] in refused.read_text().split():
+            raise ConnectionRefusedError(f"the mail server refused {intent.params['to']}")
         hang = outbox.with_name(f"{outbox.name}.hang")
         if hang.exists() and hang.read_text().strip() == intent.params["netid"]:
             outbox.with_name(f"{outbox.name}.hanging").write_text(intent.params["netid"])
