@@ -9,7 +9,7 @@ batch), ``step_rows`` (a run's step rows, for the service and the run page),
 ``config`` (the flow and config a run runs with), ``metadata`` (run metadata
 as JSON), ``workers`` (which task workers were seen, and when), ``plans``
 (plan, approve, reject, apply; see its docstring) with ``plan_rows`` (a plan's
-rows, written and read back).
+rows, written and read back) and ``gates`` (when a run must be planned first).
 """
 
 from .config import UnknownFlow

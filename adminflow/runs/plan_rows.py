@@ -19,8 +19,8 @@ from django.utils import timezone
 from ..conf import adminflow_settings
 from ..engine import AdminFlow, ConfiguredFlow, Intent, RunResult
 from ..engine.steps import Logger
-from ..models import Flow, FlowRun, Plan, PlannedIntent, PlannedRecord
-from ..states import IntentOutcome, PlanPolicy, PlanState
+from ..models import FlowRun, Plan, PlannedIntent, PlannedRecord
+from ..states import IntentOutcome, PlanState
 from .errors import PlanStale
 
 SHOWN_KEYS = 10
@@ -69,31 +69,6 @@ def record_plan(
         batch_size=adminflow_settings.STORE_BATCH_SIZE,
     )
     return plan
-
-
-def gate_reason(flow: Flow, result: RunResult) -> str | None:
-    """Return why a gated run of ``flow`` must wait for approval; None if it may act now."""
-    if flow.plan_required == PlanPolicy.ALWAYS:
-        return f"flow '{flow.name}' requires an approved plan for every run"
-    if flow.plan_required != PlanPolicy.BLAST_RADIUS:
-        return None
-    reasons = []
-    removed = sum(1 for entry in result.record_diff if entry["action"] == "removed")
-    share = flow.plan_max_drop_share
-    if share is not None and result.records_in and removed / result.records_in > share:
-        reasons.append(
-            f"it would remove {removed} of its {result.records_in} records "
-            f"({removed / result.records_in:.0%}), more than the {share:.0%} allowed"
-        )
-    limit = flow.plan_max_intents
-    if limit is not None and len(result.intents) > limit:
-        reasons.append(
-            f"it would carry out {len(result.intents)} outside actions, more than the "
-            f"{limit} allowed"
-        )
-    if not reasons:
-        return None
-    return f"over the blast radius of flow '{flow.name}': {'; '.join(reasons)}"
 
 
 def apply_modes(plan: Plan, flow: AdminFlow) -> dict[str, str]:

@@ -61,9 +61,10 @@ from .errors import (
     SecondPersonRequired,
     UnknownSelection,
 )
+from .gates import check_plannable
 from .metadata import metadata_from_json
 from .plan_rows import apply_modes, records_to_check, stale_refusal
-from .service import Executor, _check_enabled, _queue, check_plannable, execute_run
+from .service import Executor, _check_enabled, _queue, execute_run
 
 APPROVE_PERMISSION = "adminflow.approve_flowrun"
 

@@ -53,7 +53,6 @@ from ..states import (
     RESUMABLE,
     FlowRunStatus,
     IllegalTransition,
-    PlanPolicy,
     RunPurpose,
     StepRunStatus,
     Trigger,
@@ -71,12 +70,12 @@ from .config import (
 from .errors import (
     FlowAlreadyRunning,
     FlowDisabled,
-    NotOptedIn,
     PlanAlreadyApplied,
     RunNotResumable,
 )
+from .gates import gate_reason, run_purpose
 from .metadata import metadata_from_json, metadata_to_json
-from .plan_rows import StoredPlan, gate_reason, record_plan
+from .plan_rows import StoredPlan, record_plan
 from .recording import RunRecorder, cut, save_step_rows
 from .sending import enqueue_run
 from .status import move_run
@@ -139,24 +138,8 @@ def start_run(
         scheduled_for=scheduled_for,
         execute=execute,
         config_source=ConfigSource.FLOW if config is None else ConfigSource.GIVEN,
-        purpose=_purpose(row, configured, debug),
+        purpose=run_purpose(row, configured, debug),
     )
-
-
-def _purpose(row: Flow, configured: ConfiguredFlow, debug: bool) -> RunPurpose:
-    """Return what a run that acts is for: gated if its flow requires a plan (not in debug
-    mode, which changes nothing); raise NotOptedIn if such a flow cannot be planned."""
-    if row.plan_required == PlanPolicy.NEVER or debug:
-        return RunPurpose.RUN
-    check_plannable(configured)
-    return RunPurpose.GATED
-
-
-def check_plannable(configured: ConfiguredFlow) -> None:
-    """Raise NotOptedIn, naming the steps, if ``configured`` cannot be planned."""
-    refusal = configured.plan_refusal()
-    if refusal is not None:
-        raise NotOptedIn(refusal, configured.not_opted_in())
 
 
 def rerun_run(
@@ -189,7 +172,7 @@ def rerun_run(
         config_from=run,
         purpose=RunPurpose.PLAN
         if run.purpose == RunPurpose.PLAN
-        else _purpose(row, configured, run.debug),
+        else run_purpose(row, configured, run.debug),
     )
 
 
