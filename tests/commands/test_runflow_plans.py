@@ -188,3 +188,19 @@ def test_a_run_within_the_blast_radius_is_applied_at_once(tmp_path):
     assert planning.plan.state == PlanState.APPLIED
     assert planning.plan.intents.get().outcome == IntentOutcome.DONE
     assert not mail.outbox
+
+
+def test_approve_leaves_out_the_intents_named_and_refuses_unknown_ones(welcome):
+    welcome.list_roster([("a", "Ann", "a@uni.edu"), ("b", "Bo", "b@uni.edu")])
+    run = plan_id(welcome)
+    left_out = Plan.objects.get().intents.get(key="b").pk
+
+    _out, err, code = runflow("--approve", str(run), "--deselect-intent", "999999")
+    assert code == 2
+    assert "has no intents with ids 999999" in err
+    assert Plan.objects.get().state == PlanState.PENDING
+
+    assert runflow("--approve", str(run), "--deselect-intent", str(left_out))[2] == 0
+    assert runflow("--apply", str(run))[2] == 0
+    assert welcome.sent() == ["a"]
+    assert list(Student.objects.values_list("netid", flat=True)) == ["a"]
