@@ -21,7 +21,7 @@ from .retries import is_retryable
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
     from .events import ObserverGroup
-    from .result import RunResult
+    from .result import RunResult, StepResult
     from .runner import StepLogger
 
 
@@ -48,11 +48,14 @@ class IntentsMixin:
     cancel_event: threading.Event
     locked_records: list[tuple[Any, threading.Lock]]
     records: list[Any]
+    steps: dict[str, StepResult]
     result: RunResult
     observer: ObserverGroup
     flow: str
     fail: Callable[[str], None]
     step_logger: Callable[..., StepLogger]
+    record_locks: tuple[list[Any], dict[int, threading.Lock]] | None
+    """This phase's records list and each record's lock, by the record's id."""
 
     def run_intents(self, name: str, arguments: dict[str, Any]) -> None:
         """Plan a step's intents (or take the plan's), then carry them out, keep them, or log them.
@@ -85,7 +88,7 @@ class IntentsMixin:
                 raise IntentsFailed(
                     name, [*failures, f"{len(todo) - index} not carried out: cancelled"], len(todo)
                 )
-            error, _marks = self.carry_out_one(step, intent, logger, get_metadata)
+            error = self.carry_out_one(step, intent, logger, get_metadata)
             if error is None:
                 self.done_intents[id(intent)] = intent
             else:
@@ -95,8 +98,8 @@ class IntentsMixin:
 
     def carry_out_one(
         self, step: Any, intent: Intent, logger: StepLogger, get_metadata: Any
-    ) -> tuple[str | None, dict[str, Any]]:
-        """Carry out one intent; return its error (None if done) and what it wrote down.
+    ) -> str | None:
+        """Carry out one intent, writing down on its record what it returns; return its error.
 
         An error worth retrying is raised instead, after telling the plan, so
         that the engine retries the step.
@@ -110,20 +113,24 @@ class IntentsMixin:
                 self.applying.carried_out(intent, error, {})
             if is_retryable(exc, step.entry.cls.retry_on):
                 raise
-            return error, {}
+            return error
         if intent.record is not None and marks:
             with self.lock_of(intent.record):
                 for field_name, value in marks.items():
                     setattr(intent.record, field_name, value)
         if self.applying is not None:
             self.applying.carried_out(intent, None, marks)
-        return None, marks
+        return None
 
     def lock_of(self, record: Any) -> threading.Lock:
-        for candidate, lock in self.locked_records:
-            if candidate is record:
-                return lock
-        return threading.Lock()  # a record no longer in the list: nobody else holds it
+        """Return the lock of ``record`` in this phase's list, found by identity in a map
+        built once per list (a search per intent would grow with records x intents)."""
+        known = self.record_locks
+        if known is None or known[0] is not self.locked_records:
+            known = (self.locked_records, {id(r): lock for r, lock in self.locked_records})
+            self.record_locks = known  # two threads may build it at once: the same map
+        lock = known[1].get(id(record))
+        return lock if lock is not None else threading.Lock()  # a record no longer listed
 
     def make_plan(self) -> None:
         """Keep the planned intents in step order and the storer's record diff; store nothing."""

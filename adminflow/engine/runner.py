@@ -108,6 +108,7 @@ class FlowExecution(IntentsMixin):
         self.done_intents: dict[int, Intent] = {}
         # Only a plan collects intents from several threads; other runs make no lock for it.
         self.intents_lock = threading.Lock() if planning else None
+        self.record_locks = None
         self.flow = plan.name
         self.observer = ObserverGroup(observers)
         self.cancel_event = cancel_event or threading.Event()
