@@ -470,7 +470,7 @@ if it takes it, for a step that publishes what it plans (e.g. who it will remind
 
 
 def _method_plan(
-    owner: str, cls: type, kind: StepKind
+    owner: str, cls: Any, kind: StepKind
 ) -> tuple[CallPlan | None, list[ConfigProblem]]:
     """Return how a step's method is called, or why it cannot be.
 

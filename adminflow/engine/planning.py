@@ -81,7 +81,7 @@ class IntentsMixin:
                 self.planned[name] = intents
             logger(f"planned {len(intents)} intents")
             return
-        failures = []
+        failures: list[str] = []
         todo = [intent for intent in intents if id(intent) not in self.done_intents]
         for index, intent in enumerate(todo):
             if self.cancel_event.is_set():
