@@ -14,6 +14,8 @@ it, so the rule for what a row holds is:
   it is refused with the same message. A disabled flow is not reported: the
   warning is a nudge to configure a flow someone means to run, and a flow
   registered with ``enabled=False`` waits, quiet, until staff enable it;
+- a flow that requires a plan but cannot be planned (a propagate step plans no
+  intents) is a warning (W005): every run of it is refused, naming the steps;
 - a stored config that no longer validates, after a code change, is an error
   (E004) for ``check --database``, but is not reported inside ``migrate``
   (adminflow's ``migrate`` command runs its checks inside
@@ -34,6 +36,7 @@ from django.db.models import QuerySet
 
 from .conf import DEFAULTS, adminflow_settings
 from .engine import AdminflowError
+from .states import PlanPolicy
 
 
 @register()
@@ -187,7 +190,7 @@ def _check_row(row: Any) -> CheckMessage | None:
     except AdminflowError as exc:
         return Error(f"flow '{row.name}' cannot be built:\n{exc}", obj=row, id="adminflow.E003")
     try:
-        configure_stored(row, flow)
+        configured = configure_stored(row, flow)
     except FlowNotConfigured as exc:
         if not row.enabled:
             return None  # nobody runs it yet; enabling it brings the warning back
@@ -200,6 +203,13 @@ def _check_row(row: Any) -> CheckMessage | None:
             hint="Fix the config on the Flow row, in the admin.",
             obj=row,
             id="adminflow.E004",
+        )
+    if row.plan_required != PlanPolicy.NEVER and (refusal := configured.plan_refusal()):
+        return Warning(
+            f"flow '{row.name}' requires a plan, so every run of it is refused: {refusal}",
+            hint="Set its 'plan required' to never, or make its propagate steps plan intents.",
+            obj=row,
+            id="adminflow.W005",
         )
     return None
 

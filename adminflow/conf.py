@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     # flowscheduler sleeps until the next scheduled time, but at most this many
     # seconds, so that it notices schedules edited meanwhile.
     "SCHEDULER_MAX_SLEEP": 60.0,
+    # Seconds a plan stays open for approval and apply after it was made (24 hours).
+    "PLAN_EXPIRES_AFTER": 86_400.0,
 }
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +19,10 @@ from .schedule.cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
     FlowRunStatus,
+    IntentOutcome,
+    PlanPolicy,
+    PlanState,
+    RunPurpose,
     StepRunStatus,
     Trigger,
 )
@@ -74,6 +80,37 @@ class Flow(models.Model):
     )
     notify_on_success = models.BooleanField(
         default=False, help_text=_("Tell them about successful runs too.")
+    )
+    plan_required = models.CharField(
+        max_length=16,
+        choices=PlanPolicy.choices,
+        default=PlanPolicy.NEVER,
+        help_text=_(
+            "Whether a run must be planned and approved before it acts: never, for every "
+            "run, or only when it would exceed the blast radius below."
+        ),
+    )
+    plan_max_drop_share = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_(
+            "Blast radius: the largest share of its loaded records (0 to 1) a run may "
+            "remove without a plan; blank for no limit."
+        ),
+    )
+    plan_max_intents = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Blast radius: the most outside actions a run may take without a plan; "
+            "blank for no limit."
+        ),
+    )
+    plan_two_person = models.BooleanField(
+        _("two-person approval"),
+        default=False,
+        help_text=_("Whoever planned a run may not approve it."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -257,6 +294,15 @@ class FlowRun(models.Model):
         null=True, blank=True, help_text=_("For scheduled runs: the scheduled time.")
     )
     task_id = models.CharField(max_length=255, blank=True)
+    purpose = models.CharField(max_length=8, choices=RunPurpose.choices, default=RunPurpose.RUN)
+    applies_plan = models.ForeignKey(
+        "Plan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="apply_runs",
+        help_text=_("For an apply (or its resume): the plan it carries out."),
+    )
 
     objects = FlowRunQuerySet.as_manager()
 
@@ -267,6 +313,7 @@ class FlowRun(models.Model):
             ("cancel_flowrun", "Can cancel runs"),
             ("rerun_flowrun", "Can re-run runs"),
             ("resume_flowrun", "Can resume runs"),
+            ("approve_flowrun", "Can approve, reject and apply plans"),
         ]
         constraints = [
             # The database, not the application, guarantees one active run per flow.
@@ -297,6 +344,130 @@ class FlowRun(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+class Plan(models.Model):
+    """The review of a planned run: who planned, approved or rejected it, and its apply.
+
+    Its intents (:class:`PlannedIntent`) and record diff (:class:`PlannedRecord`)
+    are what an apply carries out and stores, exactly; the run service
+    (:mod:`adminflow.runs.plans`) is the one door that changes a plan.
+    """
+
+    run = models.OneToOneField(FlowRun, on_delete=models.CASCADE, related_name="plan")
+    state = models.CharField(max_length=16, choices=PlanState.choices, default=PlanState.PENDING)
+    reason = models.TextField(
+        blank=True, help_text=_("Why the run was planned: asked for, or the flow's gate.")
+    )
+    planned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requires_second_person = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_by_run = models.OneToOneField(
+        FlowRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("The first apply run; a resume of it is another apply run of this plan."),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"plan of run {self.run_id} ({self.state})"
+
+    def state_at(self, now: Any) -> str:
+        """Return the plan's state as of ``now``: expired once a pending or approved one is past due."""
+        if self.state in (PlanState.PENDING, PlanState.APPROVED) and now >= self.expires_at:
+            return PlanState.EXPIRED
+        return self.state
+
+
+class PlannedRecord(models.Model):
+    """One record a plan touches: how it was when planned and what the plan would store.
+
+    ``unchanged`` entries are records that only intents are about: their
+    fingerprint is checked by the apply, nothing of them is stored.
+    """
+
+    class Action(models.TextChoices):
+        ADDED = "added", _("Added")
+        CHANGED = "changed", _("Changed")
+        REMOVED = "removed", _("Removed")
+        UNCHANGED = "unchanged", _("Unchanged")
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="records")
+    position = models.PositiveIntegerField()
+    collection = models.CharField(max_length=200, help_text=_("Collection or model label."))
+    key = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    fingerprint = models.CharField(
+        max_length=64, blank=True, help_text=_("The record's stored state when planned.")
+    )
+    selected = models.BooleanField(default=True)
+    stored_by = models.ForeignKey(
+        FlowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["plan", "position"]
+        indexes = [models.Index(fields=["plan", "key"], name="adminflow_plannedrec_key")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.key}"
+
+
+class PlannedIntent(models.Model):
+    """One outside action of a plan, as its step declared it, and how carrying it out went."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="intents")
+    position = models.PositiveIntegerField()
+    step = models.CharField(max_length=200)
+    key = models.CharField(max_length=255, blank=True, help_text=_("The record it is about."))
+    action = models.CharField(max_length=100)
+    params = models.JSONField(default=dict, blank=True)
+    line = models.TextField()
+    selected = models.BooleanField(default=True)
+    outcome = models.CharField(
+        max_length=16, choices=IntentOutcome.choices, default=IntentOutcome.PENDING
+    )
+    error = models.TextField(blank=True)
+    marks = models.JSONField(
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,  # a step writes down times and dates (reminded at ...)
+        help_text=_("What carrying it out wrote on its record."),
+    )
+    carried_out_by = models.ForeignKey(
+        FlowRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    carried_out_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "position"]
+        indexes = [
+            models.Index(fields=["plan", "step", "action"], name="adminflow_intent_group"),
+        ]
+
+    def __str__(self) -> str:
+        return self.line[:80]
 
 
 class StepRun(models.Model):

@@ -16,12 +16,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from .conf import adminflow_settings
-from .models import Flow, FlowRun, RunLog
+from .models import Flow, FlowRun, Plan, RunLog
 from .signals import run_notification, send_robust
 from .states import FlowRunStatus, StepRunStatus
 from .validators import parse_recipients
@@ -164,3 +167,67 @@ def send_notice_email(run: FlowRun, flow: Flow, notice: RunNotice) -> None:
 
 def _log_on_run(run: FlowRun, level: int, message: str) -> None:
     RunLog.objects.create(run_id=run.pk, step="", level=level, message=message)
+
+
+def approvers_of(flow: Flow) -> list[str]:
+    """Return who is told that a plan of ``flow`` awaits approval.
+
+    The flow's notify list, if it has one; else every active user with an
+    email who may approve plans (``adminflow.approve_flowrun``, directly, by a
+    group, or as a superuser).
+    """
+    listed = parse_recipients(flow.notify_emails)
+    if listed:
+        return listed
+    permission = Permission.objects.filter(
+        content_type__app_label="adminflow", codename="approve_flowrun"
+    ).first()
+    holders = Q(is_superuser=True)
+    if permission is not None:
+        holders |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+    users = get_user_model().objects.filter(holders, is_active=True).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def notify_plan_awaits_approval(run: FlowRun, plan: Plan) -> None:
+    """Tell the flow's approvers that a run stopped as a plan awaiting their approval.
+
+    By email, and through :data:`~adminflow.signals.run_notification` with the
+    event ``"approval"``; a sending error is logged on the run, never raised.
+    """
+    flow = run.flow
+    link = run_link(run, flow)
+    intents = plan.intents.count()
+    subject = f"[adminflow] {flow.name}: run {run.pk} awaits approval"
+    text = (
+        f"Run {run.pk} of flow '{flow.name}' was planned and did nothing: {plan.reason}.\n"
+        f"It would carry out {intents} outside actions and change "
+        f"{plan.records.exclude(action='unchanged').count()} records.\n"
+        f"Review it, then approve and apply it, or reject it"
+        + (f": {link}" if link else ".")
+        + f"\nThe plan expires at {plan.expires_at:%Y-%m-%d %H:%M %Z}.\n"
+    )
+    recipients = approvers_of(flow)
+    if recipients:
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=text,
+            from_email=adminflow_settings.NOTIFY_FROM_EMAIL or None,
+            to=recipients,
+        )
+        try:
+            message.send()
+        except Exception as exc:
+            logger.exception("could not email the approval request of run %s", run.pk)
+            _log_on_run(run, logging.ERROR, f"could not ask for approval: {exc}")
+        else:
+            _log_on_run(run, logging.INFO, f"approval asked of {', '.join(recipients)}")
+    send_robust(
+        run_notification,
+        run,
+        event="approval",
+        subject=subject,
+        message=text,
+        link=link,
+        recipients=recipients,
+    )

@@ -25,6 +25,11 @@ class FlowRunStatus(models.TextChoices):
     """A step, the storer or the worker failed."""
     CANCELLED = RunStatus.CANCELLED.value, _("Cancelled")
     """Stopped on request before every step had started."""
+    PLANNED = RunStatus.PLANNED.value, _("Planned")
+    """Finished as a plan: its intents and record diff await review; nothing was done.
+
+    A finished status, so a plan waiting for approval does not block the flow.
+    """
 
 
 class StepRunStatus(models.TextChoices):
@@ -46,6 +51,45 @@ class StepRunStatus(models.TextChoices):
     """Its mode was ``exclude``."""
     CANCELLED = StepStatus.CANCELLED.value, _("Cancelled")
     """Never started because the run was cancelled."""
+
+
+class RunPurpose(models.TextChoices):
+    """What a run is for: act, make a plan, or apply one."""
+
+    RUN = "run", _("Run")
+    """A run that acts: its propagate steps do what they decide."""
+    PLAN = "plan", _("Plan")
+    """A plan someone asked for: it ends planned, for review."""
+    GATED = "gated", _("Gated run")
+    """A run of a flow that requires a plan: planned first; it acts only if its gate lets it."""
+    APPLY = "apply", _("Apply")
+    """Carries out an approved plan's intents and stores its record diff; plans nothing."""
+
+
+class PlanState(models.TextChoices):
+    """Where a plan is in its review; a run's status says how its execution went."""
+
+    PENDING = "pending", _("Awaiting approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
+    """Shown for a pending or approved plan past its ``expires_at``; never stored."""
+    APPLIED = "applied", _("Applied")
+    """An apply run was started for it: it cannot be applied again (a failed apply resumes)."""
+
+
+class PlanPolicy(models.TextChoices):
+    """When a flow's runs must be planned and approved before they act."""
+
+    NEVER = "never", _("Never")
+    ALWAYS = "always", _("Every run")
+    BLAST_RADIUS = "blast_radius", _("When a run exceeds the blast radius")
+
+
+class IntentOutcome(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 class Trigger(models.TextChoices):

@@ -288,3 +288,16 @@ def test_a_database_backend_passes(settings):
     settings.ADMINFLOW = {"TASK_BACKEND": "database"}
 
     assert adminflow_messages() == []
+
+
+@pytest.mark.django_db
+def test_a_flow_requiring_a_plan_that_cannot_be_planned_is_a_warning_naming_its_steps():
+    Flow.objects.filter(name="numbers").update(plan_required="always")
+
+    (warning,) = adminflow_messages(databases=["default"])
+
+    assert warning.id == "adminflow.W005"
+    assert not warning.is_serious()
+    assert "flow 'numbers' requires a plan, so every run of it is refused" in warning.msg
+    assert "do not plan intents" in warning.msg
+    assert "total" in warning.msg

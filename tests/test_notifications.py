@@ -15,12 +15,14 @@ from typing import Any
 
 import django
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.checks import CheckMessage, run_checks
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from adminflow import AdminFlow
 from adminflow.models import FlowRun, RunLog
+from adminflow.notifications import approvers_of
 from adminflow.runs import cancel_run, execute_run, reap_stale_runs, start_run
 from adminflow.signals import run_notification
 from adminflow.states import FlowRunStatus, Trigger
@@ -378,3 +380,25 @@ def test_a_site_url_or_no_recipients_needs_no_warning(settings):
     assert notification_warnings() == []  # rows are only read when a database is given
     settings.ADMINFLOW = {"SITE_URL": "https://course.example.edu"}
     assert notification_warnings(databases=["default"]) == []
+
+
+def test_approvers_are_the_notify_list_else_every_active_user_who_may_approve(
+    django_user_model,
+):
+    approve = Permission.objects.get(codename="approve_flowrun")
+    django_user_model.objects.create_superuser("root", "root@uni.edu", "x")
+    direct = django_user_model.objects.create_user("direct", "direct@uni.edu", "x")
+    direct.user_permissions.add(approve)
+    grouped = django_user_model.objects.create_user("grouped", "grouped@uni.edu", "x")
+    approvers = Group.objects.create(name="approvers")
+    approvers.permissions.add(approve)
+    grouped.groups.add(approvers)
+    gone = django_user_model.objects.create_user("gone", "gone@uni.edu", "x", is_active=False)
+    gone.user_permissions.add(approve)
+    django_user_model.objects.create_user("staff", "staff@uni.edu", "x", is_staff=True)
+    flow = FlowFactory()
+
+    assert approvers_of(flow) == ["direct@uni.edu", "grouped@uni.edu", "root@uni.edu"]
+
+    flow.notify_emails = "head-ta@uni.edu"
+    assert approvers_of(flow) == ["head-ta@uni.edu"]

@@ -7,15 +7,24 @@ A host model's admin shows what runs did to each of its records with
 
 from django.contrib import admin
 
-from ..models import Flow, FlowRun, Record, RecordChange
+from ..models import Flow, FlowRun, Plan, Record, RecordChange
 from .flow_admin import FlowAdmin
+from .plan_admin import PlanAdmin
 from .record_admin import RecordAdmin, RecordChangeAdmin
 from .record_history import RecordHistoryMixin
 from .run_admin import FlowRunAdmin
 
-__all__ = ["FlowAdmin", "FlowRunAdmin", "RecordAdmin", "RecordChangeAdmin", "RecordHistoryMixin"]
+__all__ = [
+    "FlowAdmin",
+    "FlowRunAdmin",
+    "PlanAdmin",
+    "RecordAdmin",
+    "RecordChangeAdmin",
+    "RecordHistoryMixin",
+]
 
 admin.site.register(Flow, FlowAdmin)
 admin.site.register(FlowRun, FlowRunAdmin)
+admin.site.register(Plan, PlanAdmin)
 admin.site.register(Record, RecordAdmin)
 admin.site.register(RecordChange, RecordChangeAdmin)

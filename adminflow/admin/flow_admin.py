@@ -10,7 +10,7 @@ action, then on the flow's row and page.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.contrib import admin, messages
@@ -18,7 +18,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms import Field
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -37,6 +38,7 @@ from .display import change_link, format_duration, status_badge, waiting_note
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
 from .graph import flow_graph_svg, graph_steps_of_flow
+from .plan_actions import plan_flow_view, plan_selected_flows
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
 
@@ -49,6 +51,11 @@ SCHEDULE_HELP = _(
     "Runs start on schedule when <code>manage.py runflow --due</code> is called from cron "
     "every minute, or while <code>manage.py flowscheduler</code> runs. Times already past "
     "when a schedule is switched on or changed are not run."
+)
+PLANS_HELP = _(
+    "A planned run records what it would do, for review; it acts only once its plan is "
+    "approved and applied. Approvers need the “Can approve, reject and apply plans” "
+    "permission."
 )
 SPEC_HELP = _(
     "For a flow defined as data: its storer and steps, by registered type name, "
@@ -85,8 +92,10 @@ def queue_runs(
         modeladmin.message_user(request, warning, messages.WARNING)
 
 
-def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[SafeString, int]:
-    """Return the message saying why ``row`` was not run, and its level."""
+def refusal(
+    modeladmin: FlowAdmin, row: Flow, exc: AdminflowError, *, verb: str = "run"
+) -> tuple[SafeString, int]:
+    """Return the message saying why ``row`` was not run (or ``verb``: planned), and its level."""
     if isinstance(exc, FlowAlreadyRunning):
         active = (
             modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
@@ -94,22 +103,24 @@ def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[Safe
             else "started at the same time"
         )
         return format_html(
-            "Flow “{}” was not run: it already has an active run, {}. "
+            "Flow “{}” was not {}: it already has an active run, {}. "
             "Wait for it to finish or cancel it.",
             row.name,
+            verb,
             active,
         ), messages.WARNING
     if isinstance(exc, FlowDisabled):
         return format_html(
-            "Flow “{}” was not run: it is disabled. Enable it first.", row.name
+            "Flow “{}” was not {}: it is disabled. Enable it first.", row.name, verb
         ), messages.WARNING
     if isinstance(exc, FlowConfigError):
         return format_html(
-            "Flow “{}” was not run: its config has problems. Fix them on its page.<ul>{}</ul>",
+            "Flow “{}” was not {}: its config has problems. Fix them on its page.<ul>{}</ul>",
             row.name,
+            verb,
             format_html_join("", "<li>{}</li>", ((str(p),) for p in exc.problems)),
         ), messages.ERROR
-    return format_html("Flow “{}” was not run: {}", row.name, exc), messages.ERROR
+    return format_html("Flow “{}” was not {}: {}", row.name, verb, exc), messages.ERROR
 
 
 @admin.action(permissions=["run"], description=_("Run selected flows"))
@@ -148,7 +159,8 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     ]
     list_filter = ["enabled", ScheduledFilter]
     search_fields = ["name", "description"]
-    actions = [run_selected_flows, debug_run_selected_flows]
+    actions = [run_selected_flows, debug_run_selected_flows, plan_selected_flows]
+    change_form_template = "admin/adminflow/flow/change_form.html"
     readonly_fields = [
         "active_run",
         "config_template",
@@ -196,6 +208,37 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
 
     def run_link(self, run_id: int, text: str) -> SafeString:
         return change_link(self.admin_site, FlowRun, run_id, text)
+
+    def refusal(
+        self, row: Flow, exc: AdminflowError, *, verb: str = "run"
+    ) -> tuple[SafeString, int]:
+        """Return the message saying why ``row`` was not run (or ``verb``), and its level."""
+        return refusal(self, row, exc, verb=verb)
+
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        plan = path(
+            "<path:object_id>/plan/",
+            self.admin_site.admin_view(partial(plan_flow_view, self)),
+            name=f"{info}_plan",
+        )
+        # Before the default ones: their "<object_id>/" catch-all would swallow it.
+        return [plan, *super().get_urls()]
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Flow | None = None,
+    ) -> HttpResponse:
+        # The page's Plan button, for who may run flows.
+        if obj is not None and self.has_run_permission(request):
+            info = f"{self.opts.app_label}_{self.opts.model_name}"
+            context["plan_url"] = reverse(f"{self.admin_site.name}:{info}_plan", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # The changelist
 
@@ -267,6 +310,17 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         fieldsets += [
             (_("Schedule"), {"fields": schedule, "description": SCHEDULE_HELP}),
             (_("Notifications"), {"fields": ["notify_emails", "notify_on_success"]}),
+            (
+                _("Plans"),
+                {
+                    "fields": [
+                        "plan_required",
+                        ("plan_max_drop_share", "plan_max_intents"),
+                        "plan_two_person",
+                    ],
+                    "description": PLANS_HELP,
+                },
+            ),
         ]
         if obj is not None:
             fieldsets += [

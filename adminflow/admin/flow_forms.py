@@ -81,6 +81,10 @@ class FlowForm(forms.ModelForm):
             "schedule_ends",
             "notify_emails",
             "notify_on_success",
+            "plan_required",
+            "plan_max_drop_share",
+            "plan_max_intents",
+            "plan_two_person",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,6 +100,12 @@ class FlowForm(forms.ModelForm):
         if "schedule" in self.fields:
             field = self.fields["schedule"]
             field.help_text = f"{field.help_text} The site's time zone: {site_zone()}."
+        if "plan_required" in self.fields:
+            self.fields["plan_required"].required = False
+
+    def clean_plan_required(self) -> str:
+        # A form posted without it (an older page, a script) keeps the flow's policy.
+        return self.cleaned_data.get("plan_required") or self.instance.plan_required
 
     def clean_config(self) -> Any:
         config = self.cleaned_data["config"]

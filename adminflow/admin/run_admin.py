@@ -34,8 +34,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Flow, FlowRun, RecordChange, StepRun
+from ..states import RunPurpose
 from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
+from .plan_admin import plan_note
 from .run_actions import (
     LEGAL_STATES,
     RUN_ACTIONS,
@@ -72,6 +74,11 @@ BUTTON_LABELS = {
     "resume": _("Resume with this run's config"),
     "resume_flow": _("Resume with the flow's current config"),
 }
+
+APPLY_RESUME_LABEL = _("Resume the apply: carry out the intents not done")
+PLAN_AGAIN_LABEL = _("Plan again with the same config")
+NOT_FOR_APPLY = frozenset({"rerun", "resume_flow"})
+"""An apply is never re-run, and resumes with its plan's config only (the run service)."""
 
 
 class FlowRunAdmin(admin.ModelAdmin):
@@ -288,6 +295,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "change_rows": [change_row(change) for change in changes],
             "changes_links": self._changes_links(query, changes),
             "buttons": self._buttons(request, run),
+            "plan_note": plan_note(self.admin_site, run),
         }
 
     def _logs_context(
@@ -339,15 +347,18 @@ class FlowRunAdmin(admin.ModelAdmin):
 
     def _buttons(self, request: HttpRequest, run: FlowRun) -> list[dict[str, Any]]:
         """Return the action buttons the user may press on this run in its current state."""
+        applies = run.purpose == RunPurpose.APPLY
         return [
             {
                 "action": action,
-                "label": BUTTON_LABELS[action],
+                "label": _button_label(run, action),
                 "url": self._run_url(run, action),
                 "states": " ".join(sorted(LEGAL_STATES[action])),
             }
             for action in RUN_ACTIONS
-            if run.status in LEGAL_STATES[action] and self._may_press(request, action)
+            if run.status in LEGAL_STATES[action]
+            and self._may_press(request, action)
+            and not (applies and action in NOT_FOR_APPLY)
         ]
 
     def _admin_url(self, model: type[Model], view: str, *args: Any) -> str | None:
@@ -362,6 +373,15 @@ class FlowRunAdmin(admin.ModelAdmin):
     def _run_url(self, run: FlowRun, view: str = "change") -> str:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return reverse(f"{self.admin_site.name}:{info}_{view}", args=[run.pk])
+
+
+def _button_label(run: FlowRun, action: str) -> str:
+    """Return a button's label, saying what it does for a plan or an apply."""
+    if action == "rerun" and run.purpose == RunPurpose.PLAN:
+        return PLAN_AGAIN_LABEL
+    if action == "resume" and run.purpose == RunPurpose.APPLY:
+        return APPLY_RESUME_LABEL
+    return BUTTON_LABELS[action]
 
 
 def _query(query: QueryDict, drop: tuple[str, ...], **updates: str) -> str:

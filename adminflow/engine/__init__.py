@@ -15,6 +15,7 @@ from .errors import (
 from .events import FlowObserver
 from .executor import ThreadedExecutor
 from .flow import AdminFlow
+from .intents import Intent, PlanToApply
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import RetryPolicy
@@ -29,6 +30,7 @@ from .steps import (
     FlowStep,
     FlowUpdateStep,
     StepKind,
+    plans_intents,
 )
 from .storer import RecordStorer
 
@@ -51,8 +53,10 @@ __all__ = [
     "FlowRecordStep",
     "FlowStep",
     "FlowUpdateStep",
+    "Intent",
     "LoggingObserver",
     "MetadataConflictError",
+    "PlanToApply",
     "RecordStorer",
     "RetryPolicy",
     "RetryableError",
@@ -66,5 +70,6 @@ __all__ = [
     "StepStatus",
     "ThreadedExecutor",
     "ValidConfigTypes",
+    "plans_intents",
     "run_flow",
 ]

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from .config import FLOW_FIELDS, MASK, ConfigField, Configs, Secret, StepMode
 from .events import FlowObserver
+from .intents import PlanToApply
 from .result import RunResult
 from .retries import RetryPolicy
 from .runner import FlowExecution
-from .steps import AdminStep, CallPlan, StepKind
-from .storer import RecordStorer
+from .steps import AdminStep, CallPlan, StepKind, plans_intents
+from .storer import RecordStorer, supports_plans
 
 if TYPE_CHECKING:
     from .flow import AdminFlow
@@ -123,15 +124,52 @@ class ConfiguredFlow:
                 included_ancestors(name)
         return {name: waits[name] for name in included}
 
+    def not_opted_in(self) -> list[str]:
+        """Return the propagate steps that would run and do not plan intents, in flow order."""
+        return [
+            name
+            for name, step in self.steps.items()
+            if step.entry.kind is StepKind.PROPAGATE
+            and step.mode is not StepMode.EXCLUDE
+            and not plans_intents(step.entry.cls)
+        ]
+
+    def plan_refusal(self) -> str | None:
+        """Return why this flow, as configured, cannot be planned; None if it can."""
+        reasons = []
+        if steps := self.not_opted_in():
+            reasons.append(
+                f"these propagate steps do not plan intents (they define propagate_records, "
+                f"not plan_records and carry_out): {', '.join(steps)}"
+            )
+        if not supports_plans(self.storer):
+            reasons.append(
+                f"storer '{self.storer_name}' ({type(self.storer).__name__}) cannot plan a "
+                "store (it does not implement plan_store)"
+            )
+        if not reasons:
+            return None
+        return f"flow '{self.name}' cannot be planned: {'; '.join(reasons)}"
+
     def run(
         self,
         *,
         observers: Iterable[FlowObserver] = (),
         cancel_event: threading.Event | None = None,
         initial_metadata: dict[str, Any] | None = None,
+        planning: bool = False,
+        applying: PlanToApply | None = None,
     ) -> RunResult:
-        """Run the flow once and return its result; never raises for a step's failure."""
-        return FlowExecution(self, observers, cancel_event, initial_metadata).run()
+        """Run the flow once and return its result; never raises for a step's failure.
+
+        ``planning`` makes the run a plan: the propagate steps declare their
+        intents and nothing is done or stored (refused, as the run's error, if
+        :meth:`plan_refusal` says why). ``applying`` carries out a kept plan
+        instead of loading and planning (see :mod:`.intents`).
+        """
+        return FlowExecution(
+            self, observers, cancel_event, initial_metadata, planning=planning, applying=applying
+        ).run()
 
 
 def _takes_debug(method: Any) -> bool:

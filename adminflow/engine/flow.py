@@ -148,7 +148,7 @@ class AdminFlow:
         contract = _step_contract(cls, kind)  # type: ignore[arg-type]
         if contract is None:  # read again, for messages that name this step
             problems += parse_config_types(name, cls.config_types)[1]
-            problems += plan_call(name, cls, base.method_name, base)[1]
+            problems += _method_plan(name, cls, kind)[1]
             problems += retry_problems(name, cls)
         if problems or contract is None:
             raise FlowConfigError(self.name, problems)
@@ -457,9 +457,45 @@ def _step_contract(
     Cached per class: reading signatures and schemas dominates building a
     large flow, and a large flow reuses a few step classes many times.
     """
-    base = STEP_BASES[kind]
     fields, schema_problems = parse_config_types(cls.__name__, cls.config_types)
-    call, call_problems = plan_call(cls.__name__, cls, base.method_name, base)
+    call, call_problems = _method_plan(cls.__name__, cls, kind)
     if schema_problems or call_problems or call is None or retry_problems(cls.__name__, cls):
         return None
     return tuple(fields), call
+
+
+PLANNED_ARGUMENTS = ("logger", "get_metadata")
+"""What ``plan_records`` is called with after the records, by name; and ``set_metadata``
+if it takes it, for a step that publishes what it plans (e.g. who it will remind)."""
+
+
+def _method_plan(
+    owner: str, cls: Any, kind: StepKind
+) -> tuple[CallPlan | None, list[ConfigProblem]]:
+    """Return how a step's method is called, or why it cannot be.
+
+    A propagate step that opted in to plans (it defines ``plan_records`` and
+    ``carry_out``) needs no ``propagate_records``; one that defines only one
+    of the two is refused, naming the other.
+    """
+    base = STEP_BASES[kind]
+    if kind is StepKind.PROPAGATE:
+        defined = [
+            name
+            for name in ("plan_records", "carry_out")
+            if getattr(cls, name, None) not in (None, getattr(base, name))
+        ]
+        if len(defined) == 2:
+            taken = inspect.signature(cls.plan_records).parameters
+            extra = ("set_metadata",) if "set_metadata" in taken else ()
+            return CallPlan("plan_records", (), PLANNED_ARGUMENTS + extra), []
+        if len(defined) == 1:
+            missing = "carry_out" if defined == ["plan_records"] else "plan_records"
+            return None, [
+                ConfigProblem(
+                    owner,
+                    f"{cls.__name__} defines {defined[0]}() but not {missing}(): a step that "
+                    "plans intents needs both",
+                )
+            ]
+    return plan_call(owner, cls, base.method_name, base)

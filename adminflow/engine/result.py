@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from .config import StepMode
+from .intents import Intent
 from .steps import StepKind
 
 
@@ -26,6 +27,8 @@ class RunStatus(StrEnum):
     """A step, the storer or the engine failed."""
     CANCELLED = "cancelled"
     """The cancel event stopped the run before every step had started."""
+    PLANNED = "planned"
+    """A plan: the propagate steps declared their intents and nothing was done or stored."""
 
 
 class StepStatus(StrEnum):
@@ -97,6 +100,10 @@ class RunResult:
     """The run's time limit passed, so it was cancelled (and counts as failed)."""
     storer_report: list[str] = field(default_factory=list)
     """What the storer logged while storing: in debug mode, what it would have written."""
+    intents: list[Intent] = field(default_factory=list)
+    """A plan's intents, in step order (empty unless ``status`` is planned)."""
+    record_diff: list[dict[str, Any]] = field(default_factory=list)
+    """A plan's record diff, as the storer's ``plan_store`` gave it."""
 
     @property
     def succeeded(self) -> bool:

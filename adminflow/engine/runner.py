@@ -6,6 +6,12 @@ before propagating) nothing is stored and a rerun is safe. Propagate steps
 write down what they did outside (invites, emails), so once that phase has
 started the records are stored even if one of them fails.
 
+A propagate step that plans intents (see :mod:`.intents`) is called as
+``plan_records`` and then ``carry_out`` per intent. A *planning* run stops
+there: it keeps the intents and the storer's record diff, and stores nothing.
+An *applying* run carries out the intents it is given and lets the plan
+store its diff: no step plans again.
+
 A run's time limit cancels it the same way, so the same rule applies; a
 step's own time limit is only reported, as a running thread cannot be
 stopped. A step whose error is worth retrying is called again, with the
@@ -27,11 +33,13 @@ from .config import StepMode, redact
 from .errors import StepContractError
 from .events import FlowObserver, ObserverGroup
 from .executor import ThreadedExecutor
+from .intents import Intent, PlanToApply
 from .limits import Alarm, seconds_text
 from .metadata import MetadataStore
+from .planning import IntentsMixin
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
-from .steps import StepKind
+from .steps import StepKind, plans_intents
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
@@ -76,7 +84,7 @@ class StepLogger:
         self(message, logging.ERROR)
 
 
-class FlowExecution:
+class FlowExecution(IntentsMixin):
     """The state of one run of a configured flow; built by ``ConfiguredFlow.run``, used once.
 
     Not called a run: ``FlowRun`` is the Django model that records one.
@@ -88,8 +96,19 @@ class FlowExecution:
         observers: Iterable[FlowObserver],
         cancel_event: threading.Event | None,
         initial_metadata: dict[str, Any] | None,
+        *,
+        planning: bool = False,
+        applying: PlanToApply | None = None,
     ) -> None:
         self.plan = plan
+        self.planning = planning
+        self.applying = applying
+        self.planned: dict[str, list[Intent]] = {}
+        # Intents carried out, by id: an apply's retry skips them. Held, so no id is reused.
+        self.done_intents: dict[int, Intent] = {}
+        # Only a plan collects intents from several threads; other runs make no lock for it.
+        self.intents_lock = threading.Lock() if planning else None
+        self.record_locks = None
         self.flow = plan.name
         self.observer = ObserverGroup(observers)
         self.cancel_event = cancel_event or threading.Event()
@@ -106,6 +125,9 @@ class FlowExecution:
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
+
+    def step_logger(self, source: str | None, kept: list[str] | None = None) -> StepLogger:
+        return StepLogger(self, source, kept)
 
     def emit_log(self, source: str | None, level: int, message: str) -> str:
         """Send a log line to the observers, secrets masked; return it as they got it."""
@@ -141,15 +163,19 @@ class FlowExecution:
         return result
 
     def execute(self) -> None:
-        storer = self.plan.storer_name
-        debug = {"debug": True} if self.storer_debug(self.plan.load_takes_debug) else {}
-        try:
-            loaded = self.plan.storer.get_records(StepLogger(self, storer), **debug)
-            self.records = list(loaded)
-        except Exception as exc:
-            self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
+        if self.planning and (refusal := self.plan.plan_refusal()):
+            self.fail(refusal)
             return
-        self.result.records_in = len(self.records)
+        if self.applying is not None:
+            try:
+                self.applying.check(StepLogger(self, None))
+            except Exception as exc:
+                self.fail(f"the plan cannot be applied: {exc}")
+                return
+        else:
+            self.load()
+            if self.has_failed():
+                return
         with ThreadedExecutor(self.plan.num_threads, thread_name_prefix=self.flow) as executor:
             for kind in StepKind:
                 # Returning before the propagate phase stores nothing: nothing outside changed.
@@ -160,7 +186,24 @@ class FlowExecution:
                     return
                 self.run_phase(executor, kind)
         self.stop_clock()  # storing is all-or-nothing: the time limit may not cut it short
-        self.store()
+        if self.planning:
+            if not self.has_failed():
+                self.make_plan()
+        elif self.applying is not None:
+            self.store_applied()
+        else:
+            self.store()
+
+    def load(self) -> None:
+        storer = self.plan.storer_name
+        debug = {"debug": True} if self.storer_debug(self.plan.load_takes_debug) else {}
+        try:
+            loaded = self.plan.storer.get_records(StepLogger(self, storer), **debug)
+            self.records = list(loaded)
+        except Exception as exc:
+            self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
+            return
+        self.result.records_in = len(self.records)
 
     def run_phase(self, executor: ThreadedExecutor, kind: StepKind) -> None:
         graph = self.plan.phase_graph(kind)
@@ -295,6 +338,8 @@ class FlowExecution:
                     "new_records must return the list of records"
                 )
             self.records = records
+        elif step.entry.kind is StepKind.PROPAGATE and plans_intents(step.entry.cls):
+            self.run_intents(name, arguments)
         else:
             step.entry.call.call(step.instance, self.locked_records, arguments)
 
@@ -354,6 +399,8 @@ class FlowExecution:
                 RunStatus.CANCELLED,
                 f"cancelled before these steps started: {', '.join(cancelled)}",
             )
+        if self.planning:
+            return RunStatus.PLANNED, None
         return RunStatus.SUCCEEDED, None
 
     def time_up_reason(self, failed: list[str], cancelled: list[str]) -> str:

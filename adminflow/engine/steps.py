@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from .config import Configs, check_section, describe_fields, parse_config_types
 from .errors import ConfigProblem, ConfigsError
+from .intents import Intent
 from .limits import limit_problem
 from .retries import RetryPolicy
 
@@ -166,6 +167,10 @@ class AdminPropagateStep(AdminStep, Generic[T]):
     what a failed attempt already did outside (an invite sent, an email
     queued) without doing it twice, e.g. by checking the outside first or by
     writing down each change in its record as soon as it is made.
+
+    A step that defines :meth:`plan_records` and :meth:`carry_out` instead of
+    ``propagate_records`` opts in to plans: its runs can be reviewed and
+    approved before anything is done (see :mod:`adminflow.engine.intents`).
     """
 
     kind = StepKind.PROPAGATE
@@ -180,6 +185,29 @@ class AdminPropagateStep(AdminStep, Generic[T]):
     ) -> None:
         """Make outside changes, writing down in the records what was done."""
         raise NotImplementedError
+
+    def plan_records(
+        self, records: LockedRecords[T], logger: Logger, get_metadata: GetMetadata
+    ) -> Iterable[Intent]:
+        """Return (or yield) the intents this step means to carry out; change nothing."""
+        raise NotImplementedError
+
+    def carry_out(
+        self, intent: Intent, logger: Logger, get_metadata: GetMetadata
+    ) -> Mapping[str, Any] | None:
+        """Carry out one intent from its params; return fields to write on its record, if any.
+
+        Raise to mark the intent failed; the other intents are still carried out.
+        """
+        raise NotImplementedError
+
+
+def plans_intents(cls: type) -> bool:
+    """Return whether a step class opted in to plans: it defines plan_records and carry_out."""
+    return all(
+        getattr(cls, name, None) not in (None, getattr(AdminPropagateStep, name))
+        for name in ("plan_records", "carry_out")
+    )
 
 
 # courseflow's later names for the same classes.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 from .steps import Configurable, Logger
 
@@ -24,3 +25,29 @@ class RecordStorer(Configurable, Generic[T]):
     def set_records(self, rec_list: list[T], logger: Logger) -> None:
         """Store the records as they are at the end of the run, all or nothing."""
         raise NotImplementedError
+
+    def record_key(self, record: T) -> str:
+        """Return the key that names ``record`` in a plan ("" for a new record without one).
+
+        Only storers that support plans (see :meth:`plan_store`) implement it.
+        """
+        raise NotImplementedError
+
+    def plan_store(
+        self, rec_list: list[T], logger: Logger, touched: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Return what storing ``rec_list`` would change, writing nothing: the record diff.
+
+        One JSON dict per record added, changed or removed, and per key in
+        ``touched`` (records the plan's intents are about) left unchanged:
+        ``key``, ``action`` (added, changed, removed, unchanged), ``before``,
+        ``after`` and ``fingerprint`` (the record's stored state now, which
+        an apply checks). A storer that implements it (and ``record_key``)
+        supports plans; the default refuses them.
+        """
+        raise NotImplementedError
+
+
+def supports_plans(storer: RecordStorer[Any]) -> bool:
+    """Return whether a storer can plan a store: it implements ``plan_store``."""
+    return type(storer).plan_store is not RecordStorer.plan_store

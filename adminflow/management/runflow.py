@@ -87,9 +87,15 @@ class RunOptions:
 
 
 def run_here(flow: str, options: RunOptions, console: Console) -> None:
-    """Run ``flow`` in this process with live output and a summary; exit 1 unless it succeeded."""
+    """Run ``flow`` in this process with live output and a summary; exit 1 unless it succeeded.
+
+    A run of a flow that requires a plan may stop as a plan instead (see
+    :func:`adminflow.management.plans.finish_gated`).
+    """
+    from .plans import finish_gated  # plans builds on this module's console helpers
+
     run = start_run(flow, trigger=Trigger.COMMAND, execute="here", **options.config_arguments())
-    exit_unless_succeeded(execute_here(run, console))
+    finish_gated(execute_here(run, console), console)
 
 
 def resume(run_id: int, console: Console, *, config: str = "run") -> None:

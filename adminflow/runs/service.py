@@ -47,9 +47,16 @@ from ..engine import (
     StepKind,
     StepMode,
 )
-from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun
+from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun, Plan
 from ..reconnect import retried_if_lost
-from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
+from ..states import (
+    RESUMABLE,
+    FlowRunStatus,
+    IllegalTransition,
+    RunPurpose,
+    StepRunStatus,
+    Trigger,
+)
 from ..storage import bind_storer
 from .config import (
     build_flow,
@@ -60,8 +67,15 @@ from .config import (
     configure_stored,
     get_flow_row,
 )
-from .errors import FlowAlreadyRunning, FlowDisabled, RunNotResumable
+from .errors import (
+    FlowAlreadyRunning,
+    FlowDisabled,
+    PlanAlreadyApplied,
+    RunNotResumable,
+)
+from .gates import gate_reason, run_purpose
 from .metadata import metadata_from_json, metadata_to_json
+from .plan_rows import StoredPlan, record_plan
 from .recording import RunRecorder, cut, save_step_rows
 from .sending import enqueue_run
 from .status import move_run
@@ -102,8 +116,13 @@ def start_run(
     commits (a run the backend refused is returned failed, saying why);
     None leaves it to the caller.
 
+    A run of a flow that requires a plan (``Flow.plan_required``) is
+    *gated*: it plans first and acts only if its gate lets it (see
+    :mod:`adminflow.runs.plans`); a debug run changes nothing and is not.
+
     Raise UnknownFlow, FlowDisabled or FlowConfigError before writing
-    anything, and FlowAlreadyRunning if the flow has an active run.
+    anything, NotOptedIn for a gated run of a flow that cannot be planned,
+    and FlowAlreadyRunning if the flow has an active run.
     """
     row = flow if isinstance(flow, Flow) else get_flow_row(flow)
     _check_enabled(row)
@@ -119,6 +138,7 @@ def start_run(
         scheduled_for=scheduled_for,
         execute=execute,
         config_source=ConfigSource.FLOW if config is None else ConfigSource.GIVEN,
+        purpose=run_purpose(row, configured, debug),
     )
 
 
@@ -128,9 +148,15 @@ def rerun_run(
     """Queue a new run of ``run``'s flow with ``run``'s config and debug mode, and return it.
 
     Secrets masked in the run's snapshot are restored from the flow's stored
-    config (:func:`adminflow.runs.config.config_of_run`). ``execute`` is as
-    for :func:`start_run`; raise what it raises.
+    config (:func:`adminflow.runs.config.config_of_run`). A re-run of a plan
+    plans again; one of an apply is refused (apply the plan again, or resume
+    the apply). ``execute`` is as for :func:`start_run`; raise what it raises.
     """
+    if run.purpose == RunPurpose.APPLY:
+        raise PlanAlreadyApplied(
+            f"run {run.pk} applied a plan, and a plan is applied once: plan again, "
+            "or resume the apply if it failed"
+        )
     row = run.flow
     config = config_of_run(build_flow(row), run)
     _check_enabled(row)
@@ -144,6 +170,9 @@ def rerun_run(
         execute=execute,
         config_source=ConfigSource.RUN,
         config_from=run,
+        purpose=RunPurpose.PLAN
+        if run.purpose == RunPurpose.PLAN
+        else run_purpose(row, configured, run.debug),
     )
 
 
@@ -165,6 +194,8 @@ def _queue(
     resumed_from: FlowRun | None = None,
     metadata: dict[str, Any] | None = None,
     scheduled_for: datetime | None = None,
+    purpose: str = RunPurpose.RUN,
+    applies_plan: Plan | None = None,
 ) -> FlowRun:
     modes = {configured.storer_name: str(configured.storer_mode)}
     modes.update({name: str(step.mode) for name, step in configured.steps.items()})
@@ -181,6 +212,8 @@ def _queue(
         resumed_from=resumed_from,
         metadata=metadata or {},
         scheduled_for=scheduled_for,
+        purpose=purpose,
+        applies_plan=applies_plan,
         **(_held_fields() if execute == "here" else {}),
     )
     for _attempt in range(START_ATTEMPTS):
@@ -289,6 +322,11 @@ def execute_run(
     except BaseException:
         _abandon(run, traceback.format_exc())
         raise
+    if run.purpose == RunPurpose.GATED and run.status == FlowRunStatus.PLANNED:
+        # Imported here: plans builds on this module (it queues runs like any start).
+        from .plans import settle_gated
+
+        settle_gated(run, observers=observers)
     return run
 
 
@@ -308,11 +346,17 @@ def _run_recorded(
     limits = {name: step.time_limit for name, step in configured.steps.items()}
     steps = save_step_rows(step_row_values(run, entries, limits))
     bind_storer(configured, run)  # a DjangoRecordStorer writes its audit rows for this run
+    applying = None
+    if run.purpose == RunPurpose.APPLY:
+        assert run.applies_plan is not None
+        applying = StoredPlan(run.applies_plan, run, configured)
     with RunRecorder(run, steps, cancel_event) as recorder:
         return configured.run(
             observers=[recorder, *observers],
             cancel_event=cancel_event,
             initial_metadata=dict(run.metadata) or None,
+            planning=run.purpose in (RunPurpose.PLAN, RunPurpose.GATED),
+            applying=applying,
         )
 
 
@@ -338,8 +382,31 @@ def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> None
     counts = getattr(configured.storer, "last_store_counts", None)
     if result.stored and counts is not None:
         fields.update(counts.run_fields())
+    if result.status == FlowRunStatus.PLANNED:
+        _finish_planned(run, result, fields)
+        return
     # The last word on the run: said over a new connection if the server closed ours.
     retried_if_lost(lambda: move_run(run, str(result.status), **fields), FlowRun)
+
+
+def _finish_planned(run: FlowRun, result: RunResult, fields: dict[str, Any]) -> None:
+    """End a planning run as planned, writing its plan in the same transaction.
+
+    A gated run within its flow's gate gets a plan approved at once (by
+    nobody: the gate let it), which :func:`adminflow.runs.plans.settle_gated`
+    then applies.
+    """
+    reason, approved = "asked for", False
+    if run.purpose == RunPurpose.GATED:
+        over = gate_reason(run.flow, result)
+        reason, approved = over or "within the flow's blast radius", over is None
+
+    def finish() -> None:
+        with transaction.atomic():
+            if move_run(run, FlowRunStatus.PLANNED, **fields):
+                record_plan(run, result, run.triggered_by, reason, approved=approved)
+
+    retried_if_lost(finish, FlowRun)
 
 
 def _abandon(run: FlowRun, tb: str) -> None:
@@ -436,11 +503,17 @@ def resume_run(
     only as their repr. Otherwise nothing outside changed and the whole flow
     runs again. ``config`` says which config the new run uses: ``"run"``,
     ``run``'s own; ``"flow"``, the flow's current stored config (in ``run``'s
-    debug mode), for a run that failed on a config corrected since. The new
+    debug mode), for a run that failed on a config corrected since. A failed
+    apply is resumed by :func:`adminflow.runs.plans.resume_apply`. The new
     run records which. ``execute`` is as for :func:`start_run`. Raise
     ValueError for another ``config``, RunNotResumable unless ``run``
     failed, and whatever :func:`start_run` raises.
     """
+    if run.purpose == RunPurpose.APPLY:
+        # Imported here: plans builds on this module (it queues runs like any start).
+        from .plans import resume_apply
+
+        return resume_apply(run, user=user, trigger=trigger, execute=execute)
     if config not in (ConfigSource.RUN, ConfigSource.FLOW):
         raise ValueError(f"resume with config 'run' or 'flow', not {config!r}")
     if run.status not in RESUMABLE:
@@ -478,4 +551,5 @@ def resume_run(
         config_from=run if config == ConfigSource.RUN else None,
         resumed_from=run,
         metadata=metadata,
+        purpose=run.purpose,
     )

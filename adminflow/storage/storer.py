@@ -36,6 +36,7 @@ from ..engine import Configs, ConfiguredFlow, RecordStorer
 from ..engine.steps import Logger
 from ..models import FlowRun, RecordChange
 from ..reconnect import drop_if_lost
+from . import plans
 from .layouts import (
     Entry,
     ModelLayout,
@@ -240,6 +241,40 @@ class DjangoRecordStorer(RecordStorer[T]):
                 f"{counts.unchanged} unchanged"
             )
         self.last_store_counts = counts
+
+    # Plans (see adminflow.storage.plans)
+
+    def record_key(self, record: T) -> str:
+        """Return the key that names ``record`` in a plan; "" for a new one without a key yet."""
+        layout = self.layout
+        key = layout.key_of(record, layout.values_of(record))
+        return "" if key is None else str(key)
+
+    def plan_store(
+        self, rec_list: list[T], logger: Logger, touched: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Return the record diff storing ``rec_list`` would make, writing nothing."""
+        if self._loaded is None:
+            raise RecordError(f"{self.label}: plan_store() needs get_records() first")
+        with collector_paused():
+            difference = self._compare(rec_list)
+            entries = plans.diff_entries(self, difference, touched)
+        logger(f"plan: would {self._summary(difference)}; nothing was written")
+        return entries
+
+    def stale_keys(self, entries: Sequence[dict[str, Any]]) -> list[str]:
+        """Return the keys of planned records changed since they were planned (after get_records)."""
+        return plans.stale_keys(self, entries)
+
+    def store_planned(
+        self,
+        records: list[T],
+        entries: Sequence[dict[str, Any]],
+        marks: dict[str, dict[str, Any]],
+        logger: Logger,
+    ) -> None:
+        """Store ``records`` (as ``get_records`` loaded them) with a plan's diff and marks made."""
+        self.set_records(plans.planned_records(self, records, entries, marks), logger)
 
     def _compare(self, rec_list: Sequence[Any]) -> _Difference:
         """Sort the records into added, changed and unchanged ones; find the removed keys."""

@@ -6,20 +6,27 @@ Metadata the steps publish (lists of NetIDs unless noted), read by StaffSummary:
   ``roster_updated``, ``roster_malformed`` (``"line N: reason"`` strings).
 - CheckGitHubUsernames: ``usernames_missing``, ``usernames_invalid`` (enrolled only).
 - AssignGroups: ``groups_formed`` (group codes), ``students_grouped`` (NetID -> code).
-- RemindMissingUsernames: ``reminded``.
+- RemindMissingUsernames: ``reminded``, the students it reminds (or, in a plan or
+  in debug mode, would remind).
+
+The two propagate steps plan intents (``plan_records`` and ``carry_out``), so
+the course's flows can be planned, reviewed and approved before anyone is
+emailed (``runflow roster-sync --plan``).
 """
 
 from __future__ import annotations
 
+import functools
 import random
-import smtplib
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from adminflow import (
@@ -27,6 +34,7 @@ from adminflow import (
     AdminRecordStep,
     AdminUpdateStep,
     DropGuard,
+    Intent,
     register_step,
 )
 
@@ -51,10 +59,6 @@ class StepLogger(Protocol):
 
 class RosterError(Exception):
     """Raise when a roster export must not be imported; nothing is stored."""
-
-
-class ReminderError(Exception):
-    """Raise when some reminders could not be sent; those that were are still recorded."""
 
 
 def _netids(students: list[Student]) -> list[str]:
@@ -286,62 +290,54 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
             )
         )
 
-    def send(
-        self, due: LockedStudents, now: datetime, logger: StepLogger
-    ) -> tuple[list[str], list[str]]:
-        """Email each student in ``due`` over one connection; return who was reminded and failures.
-
-        A refused address does not stop the others. Each student's reminder
-        time is set the moment their message is accepted, so a failure later
-        on cannot lose the record of the ones already sent.
-        """
-        reminded, failures = [], []
-        write = emails.ReminderWriter()
-        with emails.default_mailer() as connection:
-            for student, lock in due:
-                with lock:  # checked again: another step may have changed the record
-                    if not self.is_due(student, now):
-                        continue
-                    problem = username_problem(student.github_username) or "it is not valid"
-                    try:
-                        connection.send_messages([write(student, problem)])
-                    except (smtplib.SMTPException, OSError) as exc:
-                        failures.append(f"{student.netid} <{student.email}>: {exc}")
-                        logger.error(f"could not email {student.netid}: {exc}")
-                        continue
-                    student.last_reminded_at = timezone.now()
-                    reminded.append(student.netid)
-                    logger(f"reminded {student.netid} <{student.email}>")
-        return reminded, failures
-
-    def propagate_records(
+    def plan_records(
         self,
         records: LockedStudents,
         logger: StepLogger,
         get_metadata: GetMetadata,
         set_metadata: SetMetadata,
-        debug: bool = False,
-    ) -> None:
+    ) -> list[Intent]:
+        """Intend one reminder per student due one; publish who, as ``reminded``."""
         now = timezone.now()
-        due = []
+        intents = []
         for student, lock in records:
             with lock:
-                if self.is_due(student, now):
-                    due.append((student, lock))
-        reminded: list[str] = []
-        failures: list[str] = []
-        if debug:
-            for student, _lock in due:
-                logger(f"debug mode: would email {student.netid} <{student.email}>")
-        elif due:
-            reminded, failures = self.send(due, now, logger)
-        logger(f"{len(reminded)} reminders sent; {len(due)} students were due")
-        set_metadata("reminded", sorted(reminded))
-        if failures:
-            raise ReminderError(
-                f"{len(failures)} of {len(due)} reminders could not be sent:\n  "
-                + "\n  ".join(failures)
-            )
+                if not self.is_due(student, now):
+                    continue
+                problem = username_problem(student.github_username) or "it is not valid"
+                params = {
+                    "netid": student.netid,
+                    "name": student.name,
+                    "email": student.email,
+                    "section": student.section.code,
+                    "problem": problem,
+                }
+                line = f"email {student.netid} <{student.email}>"
+                intents.append(Intent("remind", line, params, record=student))
+        logger(f"{len(intents)} students are due a reminder")
+        set_metadata("reminded", sorted(intent.params["netid"] for intent in intents))
+        return intents
+
+    def carry_out(
+        self, intent: Intent, logger: StepLogger, get_metadata: GetMetadata
+    ) -> dict[str, Any]:
+        """Email one reminder; its time is written down the moment the message is accepted."""
+        params = intent.params
+        student = SimpleNamespace(
+            name=params["name"],
+            netid=params["netid"],
+            email=params["email"],
+            section=SimpleNamespace(code=params["section"]),
+        )
+        with emails.default_mailer() as connection:
+            connection.send_messages([self.writer(student, params["problem"])])
+        logger(f"reminded {params['netid']} <{params['email']}>")
+        return {"last_reminded_at": timezone.now()}
+
+    @functools.cached_property
+    def writer(self) -> emails.ReminderWriter:
+        """The reminder writer: its templates are looked up once per step, not per email."""
+        return emails.ReminderWriter()
 
 
 @register_step
@@ -368,13 +364,10 @@ class StaffSummary(AdminPropagateStep[Student]):
                 members[code].append(students[netid])
         return [(code, members[code]) for code in formed]
 
-    def propagate_records(
-        self,
-        records: LockedStudents,
-        logger: StepLogger,
-        get_metadata: GetMetadata,
-        debug: bool = False,
-    ) -> None:
+    def plan_records(
+        self, records: LockedStudents, logger: StepLogger, get_metadata: GetMetadata
+    ) -> list[Intent]:
+        """Intend the summary email, written now: the plan shows exactly what will be sent."""
         students: dict[str, Student] = {}
         enrolled: Counter[str] = Counter()
         for student, lock in records:
@@ -400,14 +393,16 @@ class StaffSummary(AdminPropagateStep[Student]):
         )
         if not summary.has_news():
             logger("nothing changed; no summary sent")
-            return
+            return []
         recipients = list(getattr(settings, "COURSE_STAFF_EMAILS", []))
         if not recipients:
             logger.warning("settings.COURSE_STAFF_EMAILS is empty; no summary sent")
-            return
+            return []
         message = emails.staff_summary(summary, recipients)
-        if debug:
-            logger(f"debug mode: would email {', '.join(recipients)}: {message.subject}")
-            return
-        message.send()
-        logger(f"summary sent to {', '.join(recipients)}: {message.subject}")
+        params = {"to": recipients, "subject": message.subject, "text": message.body}
+        return [Intent("email", f"email {', '.join(recipients)}: {message.subject}", params)]
+
+    def carry_out(self, intent: Intent, logger: StepLogger, get_metadata: GetMetadata) -> None:
+        params = intent.params
+        EmailMessage(params["subject"], params["text"], to=params["to"]).send()
+        logger(f"summary sent to {', '.join(params['to'])}: {params['subject']}")

@@ -24,11 +24,14 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from adminflow.models import Flow, FlowRun, Record, RecordChange
+from adminflow.models import Flow, FlowRun, Plan, PlannedIntent, Record, RecordChange
 from adminflow.runs import start_run
 from adminflow.runs.config import get_flow_row
-from adminflow.states import FlowRunStatus, Trigger
+from adminflow.states import FlowRunStatus, PlanState, Trigger
 from tests.factories import StaffUserFactory
+from tests.plan_helpers import set_up_welcome
+
+from .plan_helpers import made_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +51,16 @@ class World:
     change: RecordChange
     spare: Flow
     """A flow without runs, which may be deleted (a flow's runs protect it)."""
+    welcome: Flow
+    """A flow that can be planned."""
+    pending: Plan
+    """A plan awaiting approval: approve and reject act on it."""
+    approved: Plan
+    """An approved plan: apply acts on it."""
 
 
 @pytest.fixture
-def world() -> World:
+def world(tmp_path) -> World:
     failed = start_run("numbers", trigger=Trigger.COMMAND)
     FlowRun.objects.filter(pk=failed.pk).update(
         status=FlowRunStatus.FAILED, finished_at=timezone.now()
@@ -63,7 +72,12 @@ def world() -> World:
         run=failed, collection="people", key="ana", action="added", before=None, after={"n": 1}
     )
     spare = Flow.objects.create(name="spare", spec={"storer": {"type": "Numbers"}})
-    return World(get_flow_row("numbers"), failed, queued, record, change, spare)
+    welcome = set_up_welcome(tmp_path).row
+    pending = made_plan(flow=welcome)
+    approved = made_plan(flow=welcome, records=0, state=PlanState.APPROVED)
+    return World(
+        get_flow_row("numbers"), failed, queued, record, change, spare, welcome, pending, approved
+    )
 
 
 def state() -> tuple[Any, ...]:
@@ -74,6 +88,8 @@ def state() -> tuple[Any, ...]:
         list(Record.objects.order_by("pk").values_list("pk", "data")),
         RecordChange.objects.count(),
         LogEntry.objects.count(),
+        list(Plan.objects.order_by("pk").values_list("pk", "state", "applied_by_run")),
+        PlannedIntent.objects.filter(selected=False).count(),
     )
 
 
@@ -144,6 +160,19 @@ def queued(world: World) -> FlowRun:
     return world.queued
 
 
+def pending(world: World) -> Plan:
+    return world.pending
+
+
+def approved(world: World) -> Plan:
+    return world.approved
+
+
+def deselect_one(world: World) -> dict[str, Any]:
+    """Approve without one intent: the approval and the deselection are both changes."""
+    return {"shown_intent": [world.pending.intents.first().pk]}
+
+
 VIEW_FLOW = frozenset({"view_flow", "change_flow"})
 VIEW_RUN = frozenset({"view_flowrun", "change_flowrun"})
 
@@ -195,6 +224,32 @@ CASES = [
             changes=True,
         )
         for name in ("run_selected_flows", "debug_run_selected_flows")
+    ),
+    Case(
+        "flow_changelist",
+        method="post",
+        action="plan_selected_flows",
+        on="welcome",
+        grants=("view_flow", "run_flow"),
+        lacking=(frozenset({"run_flow"}), VIEW_FLOW),
+        served=302,
+        changes=True,
+    ),
+    Case(
+        "flow_plan",
+        lambda world: world.welcome,
+        method="post",
+        grants=("view_flow", "run_flow"),
+        lacking=(frozenset({"run_flow"}), VIEW_FLOW),
+        served=302,
+        changes=True,
+    ),
+    Case(
+        "flow_plan",
+        lambda world: world.welcome,
+        grants=("view_flow", "run_flow"),
+        lacking=(frozenset({"run_flow"}), VIEW_FLOW),
+        served=405,  # a GET never plans
     ),
     Case(
         "flow_changelist",
@@ -278,6 +333,44 @@ CASES = [
         served=302,
         changes=True,
     ),
+    # Plans: read with the runs; approved, rejected and applied by approvers
+    *(
+        Case(url, target, grants=("view_flowrun",), lacking=(VIEW_RUN,))
+        for url, target in [
+            ("plan_changelist", None),
+            ("plan_change", pending),
+            ("plan_history", pending),
+            ("plan_intents_csv", pending),
+            ("plan_records_csv", pending),
+        ]
+    ),
+    *(
+        Case(
+            f"plan_{name}",
+            target,
+            method="post",
+            data=data,
+            grants=("view_flowrun", "approve_flowrun"),
+            lacking=(frozenset({"approve_flowrun"}), VIEW_RUN),
+            served=302,
+            changes=True,
+        )
+        for name, target, data in [
+            ("approve", pending, deselect_one),
+            ("reject", pending, lambda world: {}),
+            ("apply", approved, lambda world: {}),
+        ]
+    ),
+    *(
+        Case(
+            f"plan_{name}",
+            target,
+            grants=("view_flowrun", "approve_flowrun"),
+            lacking=(frozenset({"approve_flowrun"}), VIEW_RUN),
+            served=405,  # a GET never changes a plan
+        )
+        for name, target in [("approve", pending), ("reject", pending), ("apply", approved)]
+    ),
     # Records and their changes: read-only
     *(
         Case(
@@ -301,6 +394,7 @@ CASES = [
         Case(url, target, method=method, data=data)
         for model, target in [
             ("flowrun", failed),
+            ("plan", pending),
             ("record", lambda world: world.record),
             ("recordchange", lambda world: world.change),
         ]

@@ -243,7 +243,10 @@ def test_an_active_run_cannot_be_rerun(
 
     assert FlowRun.objects.count() == 1
     assert enqueued == []
-    assert "only cancelled, failed or succeeded runs can be re-run" in messages_of(response)[0]
+    assert (
+        "only cancelled, failed, planned or succeeded runs can be re-run"
+        in messages_of(response)[0]
+    )
 
 
 def test_a_rerun_is_refused_while_the_flow_has_an_active_run(

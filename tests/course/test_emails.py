@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from adminflow import FlowConfigError
 from adminflow.models import RecordChange
+from adminflow.runs import apply_plan, approve_plan, execute_run, plan_run
+from adminflow.states import Trigger
 from courseadmin.course.models import Group, Student
 from tests.course.conftest import STAFF, run, student_row, sync_config, table
 from tests.factories import CourseStudentFactory
@@ -97,11 +99,11 @@ def test_in_debug_mode_reminders_are_only_logged(sections, mailoutbox):
     assert flow_run.status == "succeeded"
     assert mailoutbox == []
     assert logged(flow_run, "remind-missing-usernames") == [
-        "debug mode: would email none <none@example.edu>",
-        "0 reminders sent; 1 students were due",
+        "1 students are due a reminder",
+        "debug: would email none <none@example.edu>",
     ]
     assert Student.objects.get(netid="none").last_reminded_at is None
-    assert flow_run.metadata["reminded"] == []
+    assert flow_run.metadata["reminded"] == ["none"]  # who it would remind
 
 
 def test_a_debug_run_sends_nothing_and_stores_nothing(
@@ -119,9 +121,10 @@ def test_a_debug_run_sends_nothing_and_stores_nothing(
     assert Group.objects.count() == 0
     assert RecordChange.objects.count() == 0
     (summary_line,) = logged(flow_run, "staff-summary")
+    # What the summary would say: the two students the run would remind, too.
     assert summary_line == (
-        f"debug mode: would email {', '.join(STAFF)}: Roster update: 1 added, 0 dropped, "
-        "0 reminded, 1 new group"
+        f"debug: would email {', '.join(STAFF)}: Roster update: 1 added, 0 dropped, "
+        "2 reminded, 1 new group"
     )
 
 
@@ -207,3 +210,27 @@ def test_students_already_checked_are_not_rewritten_when_nothing_is_due(sections
     assert mailoutbox == []
     assert table(("github_username_valid", "last_reminded_at")) == {"ok": (True, None)}
     assert RecordChange.objects.filter(run=flow_run).count() == 0
+
+
+def test_a_planned_roster_sync_emails_nobody_until_its_plan_is_applied(
+    sections, staff_emails, write_roster, mailoutbox
+):
+    path = write_roster([student_row("new", github="")])
+    planned = execute_run(
+        plan_run("roster-sync", trigger=Trigger.COMMAND, config=sync_config(path))
+    )
+
+    assert planned.status == "planned"
+    assert mailoutbox == []
+    assert not Student.objects.exists()
+    assert list(planned.plan.intents.values_list("step", "action")) == [
+        ("remind-missing-usernames", "remind"),
+        ("staff-summary", "email"),
+    ]
+
+    approve_plan(planned, None)
+    applied = execute_run(apply_plan(planned, None))
+
+    assert applied.status == "succeeded", applied.error
+    assert [m.to for m in mailoutbox] == [["new@example.edu"], STAFF]
+    assert Student.objects.get(netid="new").last_reminded_at is not None

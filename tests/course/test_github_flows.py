@@ -8,6 +8,7 @@ tests/conftest.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from django.core.checks import CheckMessage, run_checks
 
 from adminflow.models import Flow, FlowRun, RecordChange, RunLog, StepRun
-from adminflow.runs import FlowDisabled
+from adminflow.runs import FlowDisabled, apply_plan, approve_plan, execute_run, plan_run
 from adminflow.runs.config import FlowNotConfigured
+from adminflow.states import Trigger
 from courseadmin.course.models import Section, Student
 from tests.admin.crawl import stored_values
 from tests.course.conftest import run, students
@@ -159,3 +161,35 @@ def test_a_bad_token_fails_the_run_with_one_clear_error_and_records_no_token(
     assert {s.github_account for s in students().values()} == {""}  # nothing stored
     leaks = [where for where, text in recorded_texts(finished) if TOKEN in text]
     assert leaks == []
+
+
+def test_a_planned_onboarding_writes_nothing_and_its_apply_sends_exactly_the_intents(
+    fake_github: FakeGitHub, course: list[Student], onboarding: Flow
+):
+    planned = execute_run(plan_run("github-onboarding", trigger=Trigger.COMMAND))
+
+    assert planned.status == "planned", planned.error
+    assert fake_github.writes == 0
+    intents = planned.plan.intents
+    assert dict(Counter(intents.values_list("step", flat=True))) == {
+        "invite": 6,
+        "repos": 6,
+        "teams": 6,
+    }
+    assert {s.github_invite for s in students().values()} == {""}
+
+    approve_plan(planned, None)
+    fake_github.reset_counts()
+    applied = execute_run(apply_plan(planned, None))
+
+    assert applied.status == "succeeded", applied.error
+    # Each intent sends its writes once; a team (and its repository) is made once per group.
+    assert len(fake_github.invitations) == 6
+    assert set(intents.values_list("outcome", flat=True)) == {"done"}
+    stored = students()
+    assert {s.github_invite for s in stored.values()} == {"done"}
+    assert sorted({s.github_team for s in stored.values()}) == ["s01-g00", "s01-g01"]
+
+    fake_github.reset_counts()
+    assert run("github-onboarding").status == "succeeded"
+    assert fake_github.writes == 0  # the apply stored what it did: nothing is done twice

@@ -137,16 +137,17 @@ def steps_in_turn(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
                 locked, Logger(), metadata.get, metadata.__setitem__
             ),
         )
+
+    def planned_and_carried_out(name: str, *plan_arguments: Any) -> None:
+        instance = step[name].instance
+        for intent in instance.plan_records(locked, Logger(), metadata.get, *plan_arguments):
+            instance.carry_out(intent, Logger(), metadata.get)
+
     yield (
         "remind-missing-usernames",
-        lambda: step["remind-missing-usernames"].instance.propagate_records(
-            locked, Logger(), metadata.get, metadata.__setitem__
-        ),
+        lambda: planned_and_carried_out("remind-missing-usernames", metadata.__setitem__),
     )
-    yield (
-        "staff-summary",
-        lambda: step["staff-summary"].instance.propagate_records(locked, Logger(), metadata.get),
-    )
+    yield ("staff-summary", lambda: planned_and_carried_out("staff-summary"))
 
 
 @pytest.mark.django_db

@@ -11,7 +11,8 @@ From an empty collection, ``numbers`` stores ``[3, 5, 7]`` and reports
 ``[100]`` instead of ``[1, 2, 3]``, reports nothing and stores nothing.
 
 Importing :mod:`.gated` registers a third flow, ``gated``, for the browser tests;
-importing :mod:`.faults` registers the steps of the fault tests' flow.
+importing :mod:`.faults` registers the steps of the fault tests' flow, and
+:mod:`.plans` flow ``welcome`` of the plan tests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import adminflow
 from adminflow import AdminFlow
 
-from . import faults, gated  # noqa: F401  (register what the browser and fault tests run)
+from . import faults, gated, plans  # noqa: F401  (register what the browser, fault and plan tests run)
 from .steps import AddNumbers, Double, Increment, Numbers, Total
 
 

@@ -45,7 +45,7 @@ class CheckGitHubAccounts(GitHubStep, AdminUpdateStep[Any]):
         debug: bool = False,
     ) -> None:
         session = self.session(get_metadata)
-        outcomes = Outcomes(logger, debug=False)  # reads only: debug mode changes nothing here
+        outcomes = Outcomes(logger)  # reads only: debug mode changes nothing here
         for record, lock in records:
             with lock:
                 username = (getattr(record, self.username_field) or "").strip()

@@ -8,6 +8,12 @@ half-failed run repeats only what did not happen, and nothing is done twice.
 The outcome is written as soon as the action ends, so a step the engine
 calls again (after a rate limit or a 5xx) starts where the last attempt
 stopped, and the propagate phase stores what was done even when a step fails.
+
+The propagate steps plan intents (see :mod:`adminflow.engine.intents`):
+``plan_records`` reads GitHub and the records and declares each write it
+means to send, with all it needs in the intent's params; ``carry_out``
+(:class:`GitHubIntents`) sends one and returns the outcome to write. So a
+run of the GitHub flows can be planned, reviewed and approved first.
 """
 
 from __future__ import annotations
@@ -16,8 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from adminflow import RetryPolicy, Secret
-from adminflow.engine.steps import Logger
+from adminflow import Intent, RetryPolicy, Secret
 
 from .errors import GitHubRefused
 from .session import GitHubSession, run_key, session_for
@@ -83,12 +88,37 @@ class GitHubStep:
         return session
 
 
+class GitHubIntents(GitHubStep):
+    """Mix-in of the GitHub propagate steps: carry out one intent, return its outcome.
+
+    A refusal of this one action (404, 422...) is the student's outcome,
+    written as ``failed: <reason>``; any other error (rate limit, 5xx, bad
+    token) fails the intent and stops the step, for the engine to retry or
+    report.
+    """
+
+    outcome_field: ClassVar[str]
+
+    def carry_out(
+        self, intent: Intent, logger: Callable[..., Any], get_metadata: Callable[[str], Any]
+    ) -> dict[str, Any]:
+        session = self.session(get_metadata)
+        try:
+            return self.send(session, intent)
+        except GitHubRefused as exc:
+            logger.warning(f"could not {intent.line}: {exc}")
+            return {self.outcome_field: failed(exc)}
+
+    def send(self, session: GitHubSession, intent: Intent) -> dict[str, Any]:
+        """Send the intent's writes; return the record fields to write (its outcome first)."""
+        raise NotImplementedError
+
+
 class Outcomes:
     """Count a step's outcomes and write each on its student, under the student's lock."""
 
-    def __init__(self, logger: Logger, debug: bool) -> None:
+    def __init__(self, logger: Callable[..., Any]) -> None:
         self.logger = logger
-        self.debug = debug
         self.counts: dict[str, int] = {}
 
     def pending(
@@ -108,17 +138,13 @@ class Outcomes:
         field: str,
         intent: str,
         action: Callable[[], str],
-    ) -> str | None:
+    ) -> str:
         """Do ``action`` and write what it returns (done, already, a value) in ``field``.
 
-        In debug mode log ``intent`` instead, send nothing and write nothing.
         A refusal of this one action (404, 422...) is the student's outcome;
         any other error (rate limit, 5xx, bad token) leaves the field as it
         was and stops the step, for the engine to retry or report.
         """
-        if self.debug:
-            self.intend(intent)
-            return None
         try:
             outcome = action()
         except GitHubRefused as exc:
@@ -129,13 +155,14 @@ class Outcomes:
         self.count(outcome if outcome in FINISHED or outcome.startswith("failed") else DONE)
         return outcome
 
-    def intend(self, intent: str) -> None:
-        """Say, in debug mode, what would be done: one line per action, nothing sent."""
-        self.logger(f"debug: would {intent}")
-        self.count("would")
+    def planned(self, intents: list[Intent]) -> list[Intent]:
+        """Count the intents planned, as "to do"; return them."""
+        if intents:
+            self.counts["to do"] = self.counts.get("to do", 0) + len(intents)
+        return intents
 
     def note(self, record: Any, lock: threading.Lock, field: str, outcome: str) -> None:
-        """Write an outcome found without acting (GitHub already so); debug mode included."""
+        """Write an outcome found without acting (GitHub already so), in a plan too."""
         with lock:
             setattr(record, field, outcome)
         self.count(outcome)

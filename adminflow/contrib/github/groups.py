@@ -10,15 +10,15 @@ a run with nothing to change sends nothing.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from adminflow import AdminPropagateStep
-from adminflow.engine.steps import Logger
+from adminflow import AdminPropagateStep, Intent
 
-from .base import GITHUB_CONFIG, GitHubStep, Outcomes, is_active
+from .base import GITHUB_CONFIG, GitHubIntents, Outcomes, is_active
 from .errors import GitHubRefused
 from .repos import PERMISSIONS, ensure_repository, template_problem
 from .session import GitHubSession
@@ -29,7 +29,7 @@ def team_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "-", name.lower()).strip("-")
 
 
-class SyncGroupTeams(GitHubStep, AdminPropagateStep[Any]):
+class SyncGroupTeams(GitHubIntents, AdminPropagateStep[Any]):
     description = (
         "Create a team (and a repository from a template) for each group the flow assigned, "
         "add each enrolled student to their group's team and remove those who left it."
@@ -55,44 +55,52 @@ class SyncGroupTeams(GitHubStep, AdminPropagateStep[Any]):
         if self.configs.permission not in PERMISSIONS:
             raise ValueError(f"permission must be one of {', '.join(PERMISSIONS)}")
 
-    def propagate_records(
+    def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
         get_metadata: Callable[[str], Any],
-        debug: bool = False,
-    ) -> None:
-        changes = []
+    ) -> list[Intent]:
+        """Intend a team move for each student whose team is not their group's."""
+        intents = []
         for record, lock in records:
             with lock:
                 login = getattr(record, self.login_field)
                 group = getattr(record, self.group_field) if is_active(record) else ""
                 current = getattr(record, self.team_field)
             wanted = team_slug(group) if group and login else ""
-            if current != wanted and (wanted or (current and not current.startswith("failed"))):
-                changes.append((record, lock, login, group, current, wanted))
-        outcomes = Outcomes(logger, debug)
-        session = self.session(get_metadata) if changes else None
-        made: set[str] = set()
-        for record, lock, login, group, current, wanted in changes:
+            if current == wanted or not (wanted or (current and not current.startswith("failed"))):
+                continue
             old = "" if current.startswith("failed") else current
-            intent = (
+            line = (
                 f"move {login} from team {old or '(none)'} to team {wanted or '(none)'}"
                 if old
                 else f"add {login} to team {wanted}"
             )
-            outcomes.act(
-                record,
-                lock,
-                self.team_field,
-                intent,
-                lambda lg=login, g=group, o=old, w=wanted: self.move(session, lg, g, o, w, made),  # type: ignore[misc]
-            )
+            params = {"login": login, "group": group, "old": old, "wanted": wanted}
+            intents.append(Intent("move-team" if old else "join-team", line, params, record=record))
+        if intents:
+            self.session(get_metadata)  # a bad token fails the plan, not each intent
+        outcomes = Outcomes(logger)
+        outcomes.planned(intents)
         outcomes.summary("group teams")
+        return intents
+
+    def send(self, session: GitHubSession, intent: Intent) -> dict[str, Any]:
+        params = intent.params
+        slug = self.move(
+            session, params["login"], params["group"], params["old"], params["wanted"], self.made
+        )
+        return {self.team_field: slug}
+
+    @functools.cached_property
+    def made(self) -> set[str]:
+        """The teams made (or found) by this step, so each is ensured once a run."""
+        return set()
 
     def move(
         self,
-        session: GitHubSession | None,
+        session: GitHubSession,
         login: str,
         group: str,
         old: str,
@@ -100,7 +108,6 @@ class SyncGroupTeams(GitHubStep, AdminPropagateStep[Any]):
         made: set[str],
     ) -> str:
         """Take ``login`` out of team ``old`` and into ``wanted``; return the slug now held."""
-        assert session is not None
         org = session.org
         if old:
             try:

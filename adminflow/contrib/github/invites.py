@@ -14,14 +14,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from adminflow import AdminPropagateStep
-from adminflow.engine.steps import Logger
+from adminflow import AdminPropagateStep, Intent
 
-from .base import ALREADY, DONE, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
+from .base import ALREADY, DONE, GITHUB_CONFIG, GitHubIntents, Outcomes, is_active
 from .session import GitHubSession
 
 
-class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
+class InviteStudents(GitHubIntents, AdminPropagateStep[Any]):
     description = (
         "Invite each enrolled student with a GitHub account to the organization, and to a "
         "team if one is named; mark who has accepted."
@@ -40,17 +39,17 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
     joined_field: ClassVar[str] = "github_joined"
     """Written: whether the student is a member of the organization (accepted)."""
 
-    def propagate_records(
+    def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
         get_metadata: Callable[[str], Any],
-        debug: bool = False,
-    ) -> None:
+    ) -> list[Intent]:
+        """Mark who has joined; intend an invitation (or a team membership) for the others."""
         session = self.session(get_metadata)
         org = session.org
         members = {m.lower() for m in session.logins(f"/orgs/{org}/members", "list members")}
-        outcomes = Outcomes(logger, debug)
+        outcomes = Outcomes(logger)
         pending = []
         for record, lock in records:
             with lock:
@@ -61,6 +60,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
             if active:
                 pending.append((record, lock))
         pending = list(outcomes.pending(pending, self.outcome_field))
+        intents = []
         if pending:
             invited = {
                 i.lower()
@@ -73,28 +73,29 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
                     login = getattr(record, self.login_field)
                     account_id = getattr(record, self.id_field)
                 if login.lower() in members and team_ids and login.lower() not in in_team:
-                    outcomes.act(
-                        record,
-                        lock,
-                        self.outcome_field,
-                        f"add {login} to team {self.configs.team}",
-                        lambda lg=login: self.join_team(session, lg),  # type: ignore[misc]
-                    )
+                    line = f"add {login} to team {self.configs.team}"
+                    intents.append(Intent("join-team", line, {"login": login}, record=record))
                     continue
                 if login.lower() in members or login.lower() in invited:
                     outcomes.note(record, lock, self.outcome_field, ALREADY)
                     continue
                 to_team = f" and team {self.configs.team}" if team_ids else ""
-                outcomes.act(
-                    record,
-                    lock,
-                    self.outcome_field,
-                    f"invite {login} to {org}{to_team}",
-                    lambda i=account_id, lg=login: self.invite(session, i, lg, team_ids),  # type: ignore[misc]
-                )
+                params = {"login": login, "account_id": account_id, "team_ids": team_ids}
+                line = f"invite {login} to {org}{to_team}"
+                intents.append(Intent("invite", line, params, record=record))
         with_joined = sum(1 for r, _ in records if getattr(r, self.joined_field, False))
         logger(f"{with_joined} students are members of {org}")
+        outcomes.planned(intents)
         outcomes.summary("invitations")
+        return intents
+
+    def send(self, session: GitHubSession, intent: Intent) -> dict[str, Any]:
+        params = intent.params
+        if intent.action == "join-team":
+            self.join_team(session, params["login"])
+        else:
+            self.invite(session, params["account_id"], params["login"], params["team_ids"])
+        return {self.outcome_field: DONE}
 
     def team_ids(self, session: GitHubSession) -> list[int]:
         if not self.configs.team:
@@ -110,7 +111,7 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
         path = f"/orgs/{session.org}/teams/{team}/members"
         return {m.lower() for m in session.logins(path, f"list members of team '{team}'")}
 
-    def join_team(self, session: GitHubSession, login: str) -> str:
+    def join_team(self, session: GitHubSession, login: str) -> None:
         """Add ``login``, a member of the organization already, to the named team."""
         team = self.configs.team
         session.write(
@@ -119,11 +120,9 @@ class InviteStudents(GitHubStep, AdminPropagateStep[Any]):
             f"add {login} to team {team}",
             {"role": "member"},
         )
-        return DONE
 
-    def invite(self, session: GitHubSession, account_id: int, login: str, teams: list[int]) -> str:
+    def invite(self, session: GitHubSession, account_id: int, login: str, teams: list[int]) -> None:
         body: dict[str, Any] = {"invitee_id": account_id, "role": "direct_member"}
         if teams:
             body["team_ids"] = teams
         session.write("POST", f"/orgs/{session.org}/invitations", f"invite {login}", body)
-        return DONE

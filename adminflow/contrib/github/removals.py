@@ -14,15 +14,14 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from adminflow import AdminPropagateStep
-from adminflow.engine.steps import Logger
+from adminflow import AdminPropagateStep, Intent
 
-from .base import ALREADY, DONE, FINISHED, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
+from .base import ALREADY, DONE, FINISHED, GITHUB_CONFIG, GitHubIntents, Outcomes, is_active
 from .errors import GitHubRefused
 from .session import GitHubSession
 
 
-class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
+class RemoveDroppedStudents(GitHubIntents, AdminPropagateStep[Any]):
     description = (
         "Remove students who dropped from the organization, its teams and their repository's "
         "collaborators; repositories are kept."
@@ -42,13 +41,13 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
     }
     """Written on removal: the outcomes of the access taken away, so a return starts afresh."""
 
-    def propagate_records(
+    def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
         get_metadata: Callable[[str], Any],
-        debug: bool = False,
-    ) -> None:
+    ) -> list[Intent]:
+        """Intend the removal of each dropped student who still has access."""
         dropped = []
         for record, lock in records:
             with lock:
@@ -57,10 +56,9 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
                         setattr(record, self.outcome_field, "")  # back: may be removed again
                 elif getattr(record, self.login_field):
                     dropped.append((record, lock))
-        outcomes = Outcomes(logger, debug)
-        pending = list(outcomes.pending(dropped, self.outcome_field))
-        session = self.session(get_metadata) if pending else None
-        for record, lock in pending:
+        outcomes = Outcomes(logger)
+        intents = []
+        for record, lock in list(outcomes.pending(dropped, self.outcome_field)):
             with lock:
                 login = getattr(record, self.login_field)
                 repo = getattr(record, self.repo_name_field)
@@ -69,25 +67,16 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
                 outcomes.note(record, lock, self.outcome_field, ALREADY)
                 continue
             where = f" and {self.configs.org}/{repo}" if repo else ""
-            outcomes.act(
-                record,
-                lock,
-                self.outcome_field,
-                f"remove {login} from {self.configs.org}{where}",
-                lambda r=record, lk=lock, lg=login, rp=repo: self.remove(session, r, lk, lg, rp),  # type: ignore[misc]
-            )
+            line = f"remove {login} from {self.configs.org}{where}"
+            intents.append(Intent("remove", line, {"login": login, "repo": repo}, record=record))
+        if intents:
+            self.session(get_metadata)  # a bad token fails the plan, not each intent
+        outcomes.planned(intents)
         outcomes.summary("removals")
+        return intents
 
-    def remove(
-        self,
-        session: GitHubSession | None,
-        record: Any,
-        lock: threading.Lock,
-        login: str,
-        repo: str,
-    ) -> str:
-        assert session is not None
-        org = session.org
+    def send(self, session: GitHubSession, intent: Intent) -> dict[str, Any]:
+        org, login, repo = session.org, intent.params["login"], intent.params["repo"]
         if repo:
             self.delete(
                 session,
@@ -95,10 +84,7 @@ class RemoveDroppedStudents(GitHubStep, AdminPropagateStep[Any]):
                 f"remove {login} from {org}/{repo}",
             )
         self.delete(session, f"/orgs/{org}/memberships/{login}", f"remove {login} from {org}")
-        with lock:
-            for field, value in self.cleared_fields.items():
-                setattr(record, field, value)
-        return DONE
+        return {self.outcome_field: DONE, **self.cleared_fields}
 
     @staticmethod
     def delete(session: GitHubSession, path: str, action: str) -> None:

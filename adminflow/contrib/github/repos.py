@@ -12,10 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from adminflow import AdminPropagateStep
-from adminflow.engine.steps import Logger
+from adminflow import AdminPropagateStep, Intent
 
-from .base import DONE, GITHUB_CONFIG, GitHubStep, Outcomes, is_active
+from .base import DONE, GITHUB_CONFIG, GitHubIntents, Outcomes, is_active
 from .errors import GitHubRefused
 from .session import GitHubSession
 
@@ -50,7 +49,7 @@ def ensure_repository(
     return True
 
 
-class CreateStudentRepos(GitHubStep, AdminPropagateStep[Any]):
+class CreateStudentRepos(GitHubIntents, AdminPropagateStep[Any]):
     description = (
         "Create each enrolled student's repository from a template repository, with a "
         "description, and give the student the configured permission on it."
@@ -81,33 +80,35 @@ class CreateStudentRepos(GitHubStep, AdminPropagateStep[Any]):
                 f"got {self.configs.permission!r}"
             )
 
-    def propagate_records(
+    def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
         get_metadata: Callable[[str], Any],
-        debug: bool = False,
-    ) -> None:
+    ) -> list[Intent]:
+        """Intend a repository, and the student's access to it, for each student without one."""
         active = [(r, lk) for r, lk in records if is_active(r) and getattr(r, self.login_field)]
-        outcomes = Outcomes(logger, debug)
-        pending = list(outcomes.pending(active, self.outcome_field))
-        session = self.session(get_metadata) if pending else None
-        for record, lock in pending:
+        outcomes = Outcomes(logger)
+        intents = []
+        for record, lock in outcomes.pending(active, self.outcome_field):
             with lock:
                 login = getattr(record, self.login_field)
                 name = getattr(record, self.name_field) or f"{self.configs.prefix}-{login}"
-            outcomes.act(
-                record,
-                lock,
-                self.outcome_field,
+            line = (
                 f"create {self.configs.org}/{name} from {self.configs.template} and give "
-                f"{login} {self.configs.permission} access",
-                lambda r=record, lk=lock, lg=login, n=name: self.create(session, r, lk, lg, n),  # type: ignore[misc]
+                f"{login} {self.configs.permission} access"
             )
+            params = {"login": login, "name": name}
+            intents.append(Intent("create-repo", line, params, record=record))
+        if intents:
+            self.session(get_metadata)  # a bad token fails the plan, not each intent
+        outcomes.planned(intents)
         outcomes.summary("student repositories")
+        return intents
 
-    def create(self, session: Any, record: Any, lock: threading.Lock, login: str, name: str) -> str:
+    def send(self, session: GitHubSession, intent: Intent) -> dict[str, Any]:
         configs = self.configs
+        login, name = intent.params["login"], intent.params["name"]
         ensure_repository(
             session,
             name,
@@ -115,12 +116,10 @@ class CreateStudentRepos(GitHubStep, AdminPropagateStep[Any]):
             configs.description.replace("{login}", login),
             configs.private,
         )
-        with lock:
-            setattr(record, self.name_field, name)
         session.write(
             "PUT",
             f"/repos/{session.org}/{name}/collaborators/{login}",
             f"give {login} access to {session.org}/{name}",
             {"permission": configs.permission},
         )
-        return DONE
+        return {self.outcome_field: DONE, self.name_field: name}

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from adminflow import AdminPropagateStep
-from adminflow.engine.steps import Logger
+from adminflow import AdminPropagateStep, Intent
 
 from .base import GITHUB_CONFIG, GitHubStep, Outcomes, failed
 from .errors import GitHubRefused
@@ -52,29 +51,44 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
         if not self.configs.tag.strip() or " " in self.configs.tag:
             raise ValueError(f"tag must be a name without spaces, got {self.configs.tag!r}")
 
-    def propagate_records(  # type: ignore[override]  # it also takes set_metadata, as steps may
+    def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
         get_metadata: Callable[[str], Any],
         set_metadata: Callable[[str, Any], None],
-        debug: bool = False,
-    ) -> None:
+    ) -> list[Intent]:
+        """Find each untagged repository's commit at the deadline; intend its tag.
+
+        The commit is found when planning, so a plan shows exactly what each
+        tag will point at; a repository without one is recorded as such.
+        """
         tag = self.configs.tag
         pending = []
         for record, lock in records:
             with lock:
                 repo = getattr(record, self.repo_name_field)
-                done = (getattr(record, self.submissions_field) or {}).get(tag, "")
+                submissions = dict(getattr(record, self.submissions_field) or {})
+            done = submissions.get(tag, "")
             if repo and (not done or done.startswith("failed")):
-                pending.append((record, lock, repo))
-        outcomes = Outcomes(logger, debug)
+                pending.append((record, lock, repo, submissions))
+        outcomes = Outcomes(logger)
         session = self.session(get_metadata) if pending else None
-        for record, lock, repo in pending:
-            if outcomes.debug:
-                outcomes.intend(f"tag {self.configs.org}/{repo} as {tag}")
+        intents = []
+        for record, lock, repo, submissions in pending:
+            assert session is not None
+            try:
+                sha = self.last_commit(session, repo)
+            except GitHubRefused as exc:
+                logger.warning(f"could not read the commits of {session.org}/{repo}: {exc}")
+                self.record(record, lock, outcomes, failed(exc))
                 continue
-            self.record(record, lock, outcomes, self.tag_one(session, repo, logger))
+            if sha is None:
+                self.record(record, lock, outcomes, NO_COMMIT)
+                continue
+            line = f"tag {self.configs.org}/{repo} as {tag} at {sha[:7]}"
+            params = {"repo": repo, "sha": sha, "submissions": submissions}
+            intents.append(Intent("tag", line, params, record=record))
         without = sorted(
             getattr(record, self.login_field) or str(getattr(record, self.repo_name_field))
             for record, _lock in records
@@ -83,7 +97,9 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
         if without:
             logger.warning(f"no commit by the deadline for {tag}: {', '.join(without)}")
         set_metadata(f"{tag}_without_commit", without)
+        outcomes.planned(intents)
         outcomes.summary(f"tag {tag}")
+        return intents
 
     def record(self, record: Any, lock: threading.Lock, outcomes: Outcomes, result: str) -> None:
         """Write ``result`` under the tag's name in the student's submissions; count it."""
@@ -93,14 +109,14 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
             setattr(record, self.submissions_field, submissions)
         outcomes.count(result if result == NO_COMMIT or result.startswith("failed") else "tagged")
 
-    def tag_one(self, session: GitHubSession | None, repo: str, logger: Logger) -> str:
-        """Tag one repository; return the SHA tagged, NO_COMMIT, or failed with the reason."""
-        assert session is not None
+    def carry_out(
+        self, intent: Intent, logger: Callable[..., Any], get_metadata: Callable[[str], Any]
+    ) -> dict[str, Any]:
+        """Tag one repository; write the SHA tagged (or why not) under the tag's name."""
+        session = self.session(get_metadata)
         org, tag = session.org, self.configs.tag
+        repo, sha = intent.params["repo"], intent.params["sha"]
         try:
-            sha = self.last_commit(session, repo)
-            if sha is None:
-                return NO_COMMIT
             try:
                 session.write(
                     "POST",
@@ -112,11 +128,12 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
                 if exc.status != 422:
                     raise
                 ref = session.read(f"/repos/{org}/{repo}/git/ref/tags/{tag}", f"read tag {tag}")
-                return str(ref["object"]["sha"])  # there already: recorded as it is
-            return sha
+                sha = str(ref["object"]["sha"])  # there already: recorded as it is
         except GitHubRefused as exc:
             logger.warning(f"could not tag {org}/{repo}: {exc}")
-            return failed(exc)
+            sha = failed(exc)
+        # The mapping as planned, with this tag: its other tags are as the plan found them.
+        return {self.submissions_field: {**intent.params["submissions"], tag: sha}}
 
     def last_commit(self, session: GitHubSession, repo: str) -> str | None:
         """Return the SHA of the newest commit made by the deadline, or None if there is none."""

@@ -22,6 +22,15 @@ failed on a config corrected since), and says which.
 
 With ``--cancel RUN_ID`` it cancels a queued run at once and asks a running
 one to stop at its next heartbeat: 0 then, 2 for an unknown or finished run.
+
+Plans (see :mod:`adminflow.runs.plans`): ``--plan`` plans the flow here (0
+once planned; 2 naming each propagate step that plans no intents, nothing
+recorded); ``--approve RUN_ID`` and ``--reject RUN_ID`` (2 if refused, with
+the reason); ``--apply RUN_ID`` applies an approved plan here: 4 if refused
+(not approved, rejected, expired, already applied, records changed since the
+plan), nothing changed; 1 if the apply failed part way, which
+``--resume APPLY_RUN_ID`` carries on (4 if its records changed meanwhile). A
+run of a flow that requires a plan and stops as one awaiting approval exits 5.
 """
 
 from __future__ import annotations
@@ -32,13 +41,20 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from adminflow.engine import AdminflowError, FlowConfigError
-from adminflow.management import runflow
+from adminflow.management import plans, runflow
 from adminflow.management.runflow import Console, RunOptions, usage_error
-from adminflow.runs import FlowAlreadyRunning
+from adminflow.runs import ApplyRefused, FlowAlreadyRunning
 
 ALREADY_RUNNING = 3
 # The ways to run with no flow name; --due may be combined with --enqueue.
-STANDALONE = ("--due", "--list", "--resume", "--cancel")
+STANDALONE = ("--due", "--list", "--resume", "--cancel", "--approve", "--reject", "--apply")
+EXIT_CODES = (
+    "Exit codes: 0 done (run succeeded, planned, approved, rejected, applied); 1 the run or "
+    "apply failed or was cancelled; 2 bad usage or config, or a refused plan or approval "
+    "(nothing written); 3 the flow is already running; 4 the apply was refused (not "
+    "approved, rejected, expired, already applied, or records changed since the plan; "
+    "nothing changed); 5 a run of a flow requiring a plan stopped as a plan awaiting approval."
+)
 
 
 class Command(BaseCommand):
@@ -46,7 +62,8 @@ class Command(BaseCommand):
         "Run a flow in this process with live output and record the run; or queue it for "
         "a background worker (--enqueue), check its config (--validate), print a config "
         "template (--describe), list flows (--list), resume a failed run (--resume), "
-        "cancel a run (--cancel) or start the flows whose schedule fell due (--due)."
+        "cancel a run (--cancel), start the flows whose schedule fell due (--due), or plan a "
+        "run for review (--plan) and approve, reject or apply the plan. " + EXIT_CODES
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -108,6 +125,47 @@ class Command(BaseCommand):
             "with the flow's current stored config (flow).",
         )
         what.add_argument(
+            "--plan",
+            action="store_true",
+            help="Plan the run here: the propagate steps only say what they would do "
+            "(intents) and the record changes are computed, not written; print the plan.",
+        )
+        what.add_argument(
+            "--approve", type=int, metavar="RUN_ID", help="Approve the plan of run RUN_ID."
+        )
+        what.add_argument(
+            "--reject", type=int, metavar="RUN_ID", help="Reject the plan of run RUN_ID."
+        )
+        what.add_argument(
+            "--apply",
+            type=int,
+            metavar="RUN_ID",
+            help="Apply the approved plan of run RUN_ID here: carry out exactly its selected "
+            "intents and store exactly its selected record changes (exit 4 if refused).",
+        )
+        parser.add_argument(
+            "--user",
+            metavar="USERNAME",
+            help="With --plan, --approve, --reject, --apply: who does it (recorded; a "
+            "two-person flow needs an approver other than the planner).",
+        )
+        parser.add_argument(
+            "--deselect-intent",
+            type=int,
+            action="append",
+            default=[],
+            metavar="ID",
+            help="With --approve: leave out the intent ID (and its record's change); repeatable.",
+        )
+        parser.add_argument(
+            "--deselect-record",
+            type=int,
+            action="append",
+            default=[],
+            metavar="ID",
+            help="With --approve: leave out the record change ID; repeatable.",
+        )
+        what.add_argument(
             "--cancel",
             type=int,
             metavar="RUN_ID",
@@ -131,6 +189,13 @@ class Command(BaseCommand):
         resume: int | None,
         resume_config: str | None,
         cancel: int | None,
+        plan: bool,
+        approve: int | None,
+        reject: int | None,
+        apply: int | None,
+        user: str | None,
+        deselect_intent: list[int],
+        deselect_record: list[int],
         verbosity: int,
         no_color: bool,
         force_color: bool,
@@ -143,6 +208,9 @@ class Command(BaseCommand):
                 "--list": list_flows,
                 "--resume": resume is not None,
                 "--cancel": cancel is not None,
+                "--approve": approve is not None,
+                "--reject": reject is not None,
+                "--apply": apply is not None,
                 "--validate": validate,
                 "--describe": describe,
                 "--config": bool(config),
@@ -153,6 +221,8 @@ class Command(BaseCommand):
         )
         if resume_config is not None and resume is None:
             raise usage_error("--resume-config goes with --resume RUN_ID")
+        if (deselect_intent or deselect_record) and approve is None:
+            raise usage_error("--deselect-intent and --deselect-record go with --approve RUN_ID")
         console = Console(
             self.stdout,
             self.stderr,
@@ -170,6 +240,18 @@ class Command(BaseCommand):
                 runflow.resume(resume, console, config=resume_config or "run")
             elif cancel is not None:
                 runflow.cancel(cancel, console)
+            elif approve is not None:
+                plans.approve(
+                    approve,
+                    console,
+                    username=user,
+                    deselected_intents=deselect_intent,
+                    deselected_records=deselect_record,
+                )
+            elif reject is not None:
+                plans.reject(reject, console, username=user)
+            elif apply is not None:
+                plans.apply(apply, console, username=user)
             elif not flow:
                 raise usage_error("name the flow to run (or use --list to see the flows)")
             elif describe:
@@ -178,10 +260,14 @@ class Command(BaseCommand):
                 runflow.validate(flow, run_options, console)
             elif enqueue:
                 runflow.enqueue(flow, run_options, console)
+            elif plan:
+                plans.plan(flow, run_options, console, username=user)
             else:
                 runflow.run_here(flow, run_options, console)
         except FlowAlreadyRunning as exc:
             raise CommandError(str(exc), returncode=ALREADY_RUNNING) from None
+        except ApplyRefused as exc:
+            raise CommandError(str(exc), returncode=plans.REFUSED) from None
         except FlowConfigError as exc:
             source = f"\n(config read from {config})" if config else ""
             raise usage_error(f"{exc}{source}") from None
