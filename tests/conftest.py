@@ -9,6 +9,8 @@ import pytest
 from adminflow import AdminFlow
 from adminflow.compat import task_backends
 from tests.engine.helpers import Trace
+from tests.fake_canvas import COURSE_ID, FakeCanvas
+from tests.fake_canvas import TOKEN as CANVAS_TOKEN
 from tests.fake_github import ORG, TEMPLATE, TOKEN, FakeGitHub
 from tests.run_helpers import DUMMY_BACKEND, registered_flows
 from tests.servers import fail_missing_server
@@ -32,6 +34,14 @@ def fake_github() -> Iterator[FakeGitHub]:
     """A fake GitHub on 127.0.0.1 serving organization ORG to TOKEN, with repository TEMPLATE."""
     fake = FakeGitHub(ORG, TOKEN).start()
     fake.add_repo(TEMPLATE, template=True)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_canvas() -> Iterator[FakeCanvas]:
+    """A fake Canvas on 127.0.0.1 serving course COURSE_ID to its TOKEN."""
+    fake = FakeCanvas(COURSE_ID, CANVAS_TOKEN).start()
     yield fake
     fake.stop()
 

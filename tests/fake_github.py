@@ -53,9 +53,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_server import FakeServer
 
 ORG = "cs101-fall"
 """The organization the suite's fake serves (the ``fake_github`` fixture)."""
@@ -118,10 +119,11 @@ class Team:
     repos: dict[str, str] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(FakeServer):
     """GitHub's state for one organization, and the HTTP server that serves it."""
 
     def __init__(self, org: str, token: str) -> None:
+        super().__init__()
         self.org = org
         self.token = token
         self.lock = threading.Lock()
@@ -139,22 +141,8 @@ class FakeGitHub:
         self._retry_after = 1
         self._failures: list[int] = []
         self._failing_method = "POST"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
-    # Lifecycle and test set-up
-
-    def start(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    # Test set-up
 
     def add_user(self, login: str) -> int:
         with self.lock:
@@ -542,7 +530,19 @@ class FakeGitHub:
             self.requests.append((method, parts.path, status))
         if isinstance(payload, list):
             payload, extra["Link"] = self._page(payload, parts.path, query)
-        return status, extra, b"" if payload is None else json.dumps(payload).encode()
+        headers = {**self._rate_limit_headers(), **extra}
+        return status, headers, b"" if payload is None else json.dumps(payload).encode()
+
+    @staticmethod
+    def _rate_limit_headers() -> dict[str, str]:
+        return {
+            "x-github-api-version-selected": "2022-11-28",
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "4999",
+            "x-ratelimit-used": "1",
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-resource": "core",
+        }
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         for verb, pattern, handler in self._routes():
@@ -570,36 +570,3 @@ class FakeGitHub:
         if page > 1:
             links += [link(1, "first"), link(page - 1, "prev")]
         return items[(page - 1) * per_page : page * per_page], ", ".join(links)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, extra, body = fake.handle(self.command, self.path, self.headers, raw)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("x-github-api-version-selected", "2022-11-28")
-                self.send_header("x-ratelimit-limit", "5000")
-                self.send_header("x-ratelimit-remaining", "4999")
-                self.send_header("x-ratelimit-used", "1")
-                self.send_header("x-ratelimit-reset", str(int(time.time()) + 3600))
-                self.send_header("x-ratelimit-resource", "core")
-                for name, value in extra.items():
-                    if value:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the test output stays readable
-
-        return Handler

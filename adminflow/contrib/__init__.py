@@ -2,5 +2,6 @@
 
 Each subpackage imports adminflow's public API only, and its outside client
 only when it is imported: ``adminflow.contrib.github`` needs
-``pip install "adminflow[github]"``.
+``pip install "adminflow[github]"``, ``adminflow.contrib.canvas``
+``pip install "adminflow[canvas]"``.
 """

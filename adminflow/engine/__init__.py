@@ -1,6 +1,7 @@
 """The flow engine: pure Python, no Django anywhere below this package."""
 
 from .config import Configs, Secret, StepMode, ValidConfigTypes
+from .drops import DropGuard
 from .errors import (
     AdminflowError,
     ConfigProblem,
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigsError",
     "ConfiguredFlow",
     "ConsoleObserver",
+    "DropGuard",
     "FlowConfigError",
     "FlowObserver",
     "FlowPropagateStep",

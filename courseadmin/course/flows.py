@@ -1,20 +1,21 @@
-"""The course's flows: the weekly roster sync, reminders on their own, and GitHub's.
+"""The course's flows: the weekly roster sync, reminders on their own, GitHub's and Canvas's.
 
 The roster sync and the reminders come with complete default configs that
 read the bundled demo roster, so ``python manage.py runflow roster-sync``
 works once ``load_demo`` has created the sections. A real course points
 ``import-roster.path`` at its registrar export, in the flow's stored config.
 
-The GitHub flows act on a real organization, so they have no default config
-and their rows start disabled: staff store a config naming the organization,
-set ``$GITHUB_TOKEN``, and enable them (the README's "GitHub" section).
+The GitHub and Canvas flows act on a real organization or course, so they have
+no default config and their rows start disabled: staff store a config naming
+the organization (``$GITHUB_TOKEN`` set) or the Canvas course (``$CANVAS_URL``
+and ``$CANVAS_TOKEN`` set), and enable them (docs/howto/canvas.md for Canvas).
 """
 
 from __future__ import annotations
 
 from adminflow import AdminFlow, register_flow
 
-from . import github_steps
+from . import canvas_steps, github_steps
 from .steps import (
     AssignGroups,
     CheckGitHubUsernames,
@@ -122,4 +123,30 @@ def tag_submissions() -> AdminFlow:
         "roster",
     )
     flow.add_propagate_step("tag", github_steps.TagSubmissions)
+    return flow
+
+
+@register_flow(enabled=False)
+def canvas_roster_sync() -> AdminFlow:
+    """Return ``canvas-roster-sync``: the roster-sync of a course that lives in Canvas.
+
+    Disabled until staff enable it, and refused as never configured until a
+    config naming the course, the quiz, the group set and the check-in
+    assignment is stored; the CSV ``roster-sync`` stays the offline demo.
+    """
+    flow = AdminFlow(
+        "canvas-roster-sync",
+        "Bring the roster in line with the Canvas course, read GitHub usernames from a quiz, "
+        "form project groups and mirror them in Canvas, remind students without a username "
+        "through the Canvas inbox and grade the check-in assignment.",
+        Roster,
+        "roster",
+    )
+    flow.add_record_step("import-roster", canvas_steps.ImportCanvasRoster)
+    flow.add_update_step("quiz-usernames", canvas_steps.ReadQuizUsernames)
+    flow.add_update_step("check-usernames", CheckGitHubUsernames, depends_on=["quiz-usernames"])
+    flow.add_update_step("assign-groups", AssignGroups)
+    flow.add_propagate_step("canvas-groups", canvas_steps.SyncCanvasGroups)
+    flow.add_propagate_step("remind-on-canvas", canvas_steps.RemindOnCanvas)
+    flow.add_propagate_step("check-in-grades", canvas_steps.PostCheckInGrades)
     return flow

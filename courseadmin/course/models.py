@@ -88,6 +88,20 @@ class Student(models.Model):
     submissions = models.JSONField(
         default=dict, blank=True, help_text="Tag -> the commit tagged, or 'no commit'."
     )
+    # What the Canvas steps (adminflow.contrib.canvas) read and did.
+    canvas_user_id = models.BigIntegerField(
+        "Canvas user id", null=True, blank=True, help_text="Set by the Canvas roster import."
+    )
+    sis_user_id = models.CharField("SIS id", max_length=64, blank=True)
+    canvas_group = models.CharField(
+        "Canvas group", max_length=300, blank=True, help_text="The Canvas group they are in."
+    )
+    canvas_grades = models.JSONField(
+        default=dict, blank=True, help_text="Assignment id -> the grade posted to Canvas."
+    )
+    canvas_messages = models.JSONField(
+        default=dict, blank=True, help_text="Message name -> when it was sent on Canvas."
+    )
 
     objects = StudentQuerySet.as_manager()
 

@@ -33,6 +33,7 @@ from adminflow import (
     AdminPropagateStep,
     AdminRecordStep,
     AdminUpdateStep,
+    DropGuard,
     Intent,
     register_step,
 )
@@ -72,13 +73,7 @@ class ImportRoster(AdminRecordStep[Student]):
     )
     config_types = [
         ("path", str, "the roster CSV; a relative path is taken from the working directory"),
-        (
-            "max_drop_share",
-            float,
-            "stop the run, storing nothing, if the roster would drop more than this share "
-            "of the enrolled students (0 to 1)",
-            0.2,
-        ),
+        DropGuard.config,
         (
             "skip_malformed_rows",
             bool,
@@ -91,10 +86,7 @@ class ImportRoster(AdminRecordStep[Student]):
     def validate(self) -> None:
         if not self.configs.path.strip():
             raise ValueError("path must name the roster CSV file")
-        if not 0 <= self.configs.max_drop_share <= 1:
-            raise ValueError(
-                f"max_drop_share must be between 0 and 1, got {self.configs.max_drop_share}"
-            )
+        DropGuard(self.configs.max_drop_share)
 
     def new_records(
         self, curr_records: list[Student], logger: StepLogger, set_metadata: SetMetadata
@@ -156,16 +148,14 @@ class ImportRoster(AdminRecordStep[Student]):
         logger: StepLogger,
     ) -> None:
         enrolled = sum(1 for student in curr_records if student.is_enrolled)
-        if not enrolled or len(dropped) / enrolled <= self.configs.max_drop_share:
+        refusal = DropGuard(self.configs.max_drop_share).refusal(
+            export.path, enrolled, len(dropped)
+        )
+        if refusal is None:
             return
         for student in dropped:
             logger.error(f"would drop {student.netid} ({student.name})")
-        raise RosterError(
-            f"{export.path} would drop {len(dropped)} of {enrolled} enrolled students "
-            f"({len(dropped) / enrolled:.0%}), more than max_drop_share "
-            f"{self.configs.max_drop_share:.0%}; nothing was changed. An empty or cut-off "
-            f"export looks like this; if the drops are real, raise max_drop_share for one run."
-        )
+        raise RosterError(refusal)
 
     @staticmethod
     def _new_student(row: RosterRow, section: Section) -> Student:
