@@ -46,7 +46,8 @@ students who are not in the course), one step per query.
 Faults a test can arm: :meth:`FakeCanvas.throttle_at` answers one request
 with 403 ``403 Forbidden (Rate Limit Exceeded)`` and a negative
 ``X-Rate-Limit-Remaining``; :meth:`FakeCanvas.fail_next` answers the next
-requests with a 5xx. It counts reads (GET) and writes (everything else).
+requests with a 5xx; :meth:`FakeCanvas.fail_write` answers one chosen write
+(the n-th to a path) with a 5xx. It counts reads (GET) and writes (everything else).
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ class FakeCanvas(FakeServer):
         self.requests: list[tuple[str, str, int]] = []
         self._throttle_at: int | None = None
         self._failures: list[int] = []
+        self._write_fault: list[Any] = []  # [path end, writes to it still to let through, status]
 
     # Test set-up
 
@@ -215,6 +217,11 @@ class FakeCanvas(FakeServer):
     def fail_next(self, count: int, status: int = 502) -> None:
         with self.lock:
             self._failures = [status] * count
+
+    def fail_write(self, path_end: str, nth: int = 1, status: int = 502) -> None:
+        """Answer the ``nth`` write from now to a path ending in ``path_end`` with ``status``."""
+        with self.lock:
+            self._write_fault = [path_end, nth - 1, status]
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -533,6 +540,12 @@ class FakeCanvas(FakeServer):
                 self.writes += 1
             number = self.reads + self.writes
             failure = self._failures.pop(0) if self._failures else None
+            fault = self._write_fault
+            if fault and method != "GET" and parts.path.endswith(fault[0]):
+                if fault[1] == 0:
+                    failure, self._write_fault = fault[2], []
+                else:
+                    fault[1] -= 1
             throttled = number == self._throttle_at
         extra = {"X-Request-Cost": "0.25", "X-Rate-Limit-Remaining": f"{self.remaining:g}"}
         payload: Any

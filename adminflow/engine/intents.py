@@ -37,6 +37,18 @@ plain run go through the same code:
 
 ``params`` must be JSON (dicts, lists, strings, numbers, booleans, None):
 an intent is kept in the database between the plan and the apply.
+
+A step whose outside service takes many actions in one request (a bulk
+grade update, one message to a hundred recipients) may also define
+``carry_out_batch(intents, logger, get_metadata)`` and a ``batch_size``.
+Plain runs and applies then call it instead of ``carry_out``, with batches
+of at most ``batch_size`` intents of one :func:`batch key <batches>`, and
+it returns one outcome per intent, in order: the fields to write (or None),
+or the exception that intent failed with. Intents are still planned,
+reviewed, deselected and recorded one by one; only the requests are shared.
+A batch's outcomes are recorded when the call returns, so a step keeps a
+batch to what it may safely send again should its process die mid-batch.
+``carry_out`` stays the door for one intent (a batch of one will do).
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import StepContractError
 
 if TYPE_CHECKING:
-    from .steps import GetMetadata, Logger
+    from .steps import Logger
 
 MAX_LINE = 500
 """The longest line kept for an intent, in characters."""
@@ -116,15 +128,11 @@ def checked_intents(step: str, planned: Iterable[Any] | None) -> list[Intent]:
     return intents
 
 
-def carry_out(
-    instance: Any, intent: Intent, logger: Logger, get_metadata: GetMetadata
-) -> dict[str, Any]:
-    """Carry out one intent with its step; return what to write on its record.
+def checked_marks(intent: Intent, marks: Any) -> dict[str, Any]:
+    """Return what carrying out ``intent`` gave to write on its record, as a dict.
 
-    Raise what the step raises, and StepContractError if it returns anything
-    but a mapping of field names or None.
+    Raise StepContractError if it is anything but a mapping of field names or None.
     """
-    marks = instance.carry_out(intent, logger, get_metadata)
     if marks is None:
         return {}
     if not isinstance(marks, Mapping) or not all(isinstance(k, str) for k in marks):
@@ -133,6 +141,26 @@ def carry_out(
             f"fields to values, got {type(marks).__name__}"
         )
     return dict(marks)
+
+
+def batches(step: str, instance: Any, intents: list[Intent]) -> list[list[Intent]]:
+    """Return ``intents`` in the batches ``carry_out_batch`` takes them in.
+
+    Intents of one key (the step's ``batch_key(intent)``, else the action)
+    go together, in plan order, ``batch_size`` at most. Raise
+    StepContractError naming the step if ``batch_size`` is not a positive number.
+    """
+    size = getattr(instance, "batch_size", None)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise StepContractError(
+            f"step '{step}' carries out intents in batches: {type(instance).__name__}.batch_size "
+            f"must be a positive whole number, got {size!r}"
+        )
+    key_of = getattr(instance, "batch_key", None) or (lambda intent: intent.action)
+    groups: dict[Any, list[Intent]] = {}
+    for intent in intents:
+        groups.setdefault(key_of(intent), []).append(intent)
+    return [group[at : at + size] for group in groups.values() for at in range(0, len(group), size)]
 
 
 class PlanToApply(Protocol):

@@ -2,7 +2,7 @@
 
 A mix-in of :class:`~.runner.FlowExecution`, kept apart as its own idea: a
 step that plans intents (see :mod:`.intents`) is called as ``plan_records``
-and then ``carry_out`` per intent; a planning run keeps the intents and the
+and then ``carry_out`` per intent (or ``carry_out_batch`` per batch); a planning run keeps the intents and the
 storer's record diff; an applying run carries out a kept plan's intents and
 lets the plan store its diff.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config import redact
-from .errors import AdminflowError
-from .intents import Intent, PlanToApply, carry_out, checked_intents
+from .errors import AdminflowError, StepContractError
+from .intents import Intent, PlanToApply, batches, checked_intents, checked_marks
 from .retries import is_retryable
 
 if TYPE_CHECKING:
@@ -60,10 +60,13 @@ class IntentsMixin:
     def run_intents(self, name: str, arguments: dict[str, Any]) -> None:
         """Plan a step's intents (or take the plan's), then carry them out, keep them, or log them.
 
-        Each intent is carried out in turn; one that raises is failed and the
-        others still run, after which the step fails naming how many failed.
-        An error worth retrying stops the step at once, for the engine to call
-        it again: the intents carried out already are not carried out twice.
+        Each intent is carried out in turn (or each batch, by a step that
+        defines ``carry_out_batch``), and its outcome recorded at once; one
+        that raises is failed and the others still run, after which the step
+        fails naming how many failed. An error worth retrying stops the step
+        once its batch is recorded, for the engine to call it again: the
+        intents carried out already are not carried out twice. A cancel
+        stops it between batches.
         """
         step = self.plan.steps[name]
         logger, get_metadata = arguments["logger"], arguments["get_metadata"]
@@ -83,36 +86,75 @@ class IntentsMixin:
             return
         failures: list[str] = []
         todo = [intent for intent in intents if id(intent) not in self.done_intents]
-        for index, intent in enumerate(todo):
+        left = len(todo)
+        for batch in self.batches_of(name, step, todo):
             if self.cancel_event.is_set():
-                raise IntentsFailed(
-                    name, [*failures, f"{len(todo) - index} not carried out: cancelled"], len(todo)
-                )
-            error = self.carry_out_one(step, intent, logger, get_metadata)
-            if error is None:
-                self.done_intents[id(intent)] = intent
-            else:
-                failures.append(f"{intent.line}: {error}")
+                failures.append(f"{left} not carried out: cancelled")
+                break
+            retry = None
+            for intent, outcome in zip(
+                batch, self.outcomes(step, batch, logger, get_metadata), strict=True
+            ):
+                error = self.settle(intent, outcome, logger)
+                if error is None:
+                    self.done_intents[id(intent)] = intent
+                else:
+                    failures.append(f"{intent.line}: {error}")
+                    if is_retryable(outcome, step.entry.cls.retry_on):
+                        retry = retry or outcome
+            if retry is not None:
+                # Worth retrying: the engine calls the step again; what was done is not redone.
+                raise retry
+            left -= len(batch)
         if failures:
             raise IntentsFailed(name, failures, len(todo))
 
-    def carry_out_one(
-        self, step: Any, intent: Intent, logger: StepLogger, get_metadata: Any
-    ) -> str | None:
-        """Carry out one intent, writing down on its record what it returns; return its error.
+    @staticmethod
+    def batches_of(name: str, step: Any, todo: list[Intent]) -> list[list[Intent]]:
+        """Return the intents as the step carries them out: in batches, or one at a time."""
+        if getattr(step.entry.cls, "carry_out_batch", None) is None:
+            return [[intent] for intent in todo]
+        return batches(name, step.instance, todo)
 
-        An error worth retrying is raised instead, after telling the plan, so
-        that the engine retries the step.
+    @staticmethod
+    def outcomes(
+        step: Any, batch: list[Intent], logger: StepLogger, get_metadata: Any
+    ) -> list[Any]:
+        """Carry out a batch; return each intent's outcome: what it returned, or its exception.
+
+        An exception the step raises is the outcome of every intent of the batch.
         """
+        instance = step.instance
         try:
-            marks = carry_out(step.instance, intent, logger, get_metadata)
+            if getattr(step.entry.cls, "carry_out_batch", None) is None:
+                return [instance.carry_out(batch[0], logger, get_metadata)]
+            outcomes = list(instance.carry_out_batch(list(batch), logger, get_metadata))
         except Exception as exc:
-            error = redact(f"{type(exc).__name__}: {exc}", self.plan.secrets)
+            return [exc] * len(batch)
+        if len(outcomes) != len(batch):
+            error = StepContractError(
+                f"step '{batch[0].step}': carry_out_batch must return one outcome per intent, "
+                f"got {len(outcomes)} for {len(batch)}"
+            )
+            return [error] * len(batch)
+        return outcomes
+
+    def settle(self, intent: Intent, outcome: Any, logger: StepLogger) -> str | None:
+        """Record one intent's outcome: write its marks on its record, tell the plan.
+
+        Return its error (None if done): the exception it failed with, or a
+        contract error for marks that are not a mapping of fields.
+        """
+        if not isinstance(outcome, BaseException):
+            try:
+                marks = checked_marks(intent, outcome)
+            except StepContractError as exc:
+                outcome = exc
+        if isinstance(outcome, BaseException):
+            error = redact(f"{type(outcome).__name__}: {outcome}", self.plan.secrets)
             logger.warning(f"could not {intent.line}: {error}")
             if self.applying is not None:
                 self.applying.carried_out(intent, error, {})
-            if is_retryable(exc, step.entry.cls.retry_on):
-                raise
             return error
         if intent.record is not None and marks:
             with self.lock_of(intent.record):

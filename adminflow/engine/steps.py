@@ -171,6 +171,9 @@ class AdminPropagateStep(AdminStep, Generic[T]):
     A step that defines :meth:`plan_records` and :meth:`carry_out` instead of
     ``propagate_records`` opts in to plans: its runs can be reviewed and
     approved before anything is done (see :mod:`adminflow.engine.intents`).
+    Such a step may also define ``carry_out_batch(intents, logger,
+    get_metadata)`` and a ``batch_size``, to carry out many intents in one
+    request while each is still planned, reviewed and recorded on its own.
     """
 
     kind = StepKind.PROPAGATE

@@ -3,14 +3,13 @@
 Built on canvasapi. Every step takes ``base_url``, ``token`` (an
 :class:`adminflow.Secret`) and ``course_id``; all steps of one run share one
 client (safe across threads) and one pacer (see :mod:`.session`,
-:mod:`.pacing`). Propagate steps decide their changes as data first and
-carry them out after (see :mod:`.changes`), writing each student's outcome
-on the student's record.
+:mod:`.pacing`). Propagate steps plan intents, one per student and change,
+and carry them out in batches (see :mod:`.intents`), writing each student's
+outcome on the student's record; so their runs can be planned and approved.
 """
 
 from __future__ import annotations
 
-from .changes import Change, ChangeStep
 from .errors import (
     CanvasAuthError,
     CanvasConfigError,
@@ -21,6 +20,7 @@ from .errors import (
 )
 from .grades import PostGrades
 from .groups import SyncCanvasGroups
+from .intents import CanvasIntents
 from .messages import MessageStudents
 from .roster import CanvasStudent, ImportCanvasRoster, RosterError, StudentProblem
 from .session import CanvasSession
@@ -30,13 +30,12 @@ __all__ = [
     "CanvasAuthError",
     "CanvasConfigError",
     "CanvasError",
+    "CanvasIntents",
     "CanvasRateLimited",
     "CanvasRefused",
     "CanvasSession",
     "CanvasStudent",
     "CanvasUnavailable",
-    "Change",
-    "ChangeStep",
     "ImportCanvasRoster",
     "MessageStudents",
     "PostGrades",

@@ -8,6 +8,10 @@ or ``failed``. A student's posted grade is recorded under the assignment's
 id in a mapping field (``outcome_field``), so a rerun posts only grades
 that changed, and a failed batch is posted again next time.
 
+Each student's grade is an intent of its own, so a plan lists them one by
+one and one may be left out; an apply posts the approved ones in bulk,
+``batch_size`` to a request (see :mod:`.intents`).
+
 What is posted is :meth:`PostGrades.grade_for` a student: ``completion``
 for every enrolled student when it is set (a completion mark), else the
 student's own ``grade_field``; a site overrides it for its own rule.
@@ -17,24 +21,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, ClassVar
 
 from canvasapi.assignment import Assignment
 
-from adminflow import AdminPropagateStep
+from adminflow import AdminPropagateStep, Intent
 
 from .base import CANVAS_CONFIG, is_active
-from .changes import Change, ChangeStep, Report, chunks, failed, refusal_is_outcome
 from .errors import CanvasUnavailable
+from .intents import CanvasIntents, Report, failed, refusal_is_outcome
 from .session import CanvasSession
 
-BULK_SIZE = 100
-"""Students per bulk request: one job's failure costs a hundred grades at most."""
 FINISHED = ("completed", "failed")
 
 
-class PostGrades(ChangeStep, AdminPropagateStep[Any]):
+class PostGrades(CanvasIntents, AdminPropagateStep[Any]):
     description = (
         "Post each enrolled student's grade (or a completion mark) to a Canvas assignment, "
         "in bulk, waiting for Canvas to finish each batch."
@@ -46,8 +48,9 @@ class PostGrades(ChangeStep, AdminPropagateStep[Any]):
         ("poll_interval", float, "seconds between two checks of a batch's progress", 1.0),
         ("progress_timeout", float, "seconds to wait for a batch before retrying", 300.0),
     ]
-    actions = ("post_grade",)
     summary = "grades"
+    batch_size = 100
+    """Grades per bulk request: one job's failure costs a hundred grades at most."""
 
     grade_field: ClassVar[str] = "grade"
     """Read, unless ``completion`` is set: the grade to post; blank or None posts nothing."""
@@ -70,56 +73,59 @@ class PostGrades(ChangeStep, AdminPropagateStep[Any]):
         grade = getattr(record, self.grade_field, None)
         return None if grade is None or grade == "" else str(grade)
 
-    def changes(
-        self, records: list[tuple[Any, threading.Lock]], logger: Callable[..., Any]
-    ) -> list[Change]:
+    def plan_records(
+        self,
+        records: list[tuple[Any, threading.Lock]],
+        logger: Callable[..., Any],
+        get_metadata: Callable[[str], Any],
+    ) -> list[Intent]:
+        """Intend a grade for each enrolled student whose grade differs from the one posted."""
         assignment = self.configs.assignment_id
-        changes = []
+        intents = []
         for record, lock in records:
             with lock:
                 user_id = getattr(record, self.user_id_field)
                 grade = self.grade_for(record) if is_active(record) else None
-                posted = (getattr(record, self.outcome_field) or {}).get(str(assignment))
+                recorded = dict(getattr(record, self.outcome_field) or {})
                 key = str(getattr(record, self.key_field))
-            if user_id is None or grade is None or grade == posted:
+            if user_id is None or grade is None or grade == recorded.get(str(assignment)):
                 continue
-            changes.append(
-                Change(
-                    key,
-                    "post_grade",
-                    {"assignment_id": assignment, "user_id": user_id, "grade": grade},
-                    f"post grade {grade} for {key} to assignment {assignment}",
-                )
-            )
-        return changes
+            params = {
+                "assignment_id": assignment,
+                "user_id": user_id,
+                "grade": grade,
+                "recorded": recorded,
+            }
+            line = f"post grade {grade} for {key} to assignment {assignment}"
+            intents.append(Intent("post-grade", line, params, record=record))
+        return self.planned(intents, logger)
 
-    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
-        grades = dict(getattr(record, self.outcome_field) or {})
-        grades[str(change.params["assignment_id"])] = outcome
+    def batch_key(self, intent: Intent) -> Hashable:
+        return intent.params["assignment_id"]
+
+    def marks(self, intent: Intent, outcome: str) -> dict[str, Any]:
+        """Record the outcome under the assignment, beside the grades posted before."""
+        grades = {**intent.params["recorded"], str(intent.params["assignment_id"]): outcome}
         return {self.outcome_field: grades}
 
-    def post_grade(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
-        """Post the grades in bulk, a batch at a time; each batch's outcome once it finished."""
+    def send(self, session: CanvasSession, intents: list[Intent], report: Report) -> None:
+        """Post a batch's grades (one assignment's) in one bulk request; wait until done."""
+        assignment_id = intents[0].params["assignment_id"]
         course = session.course()
-        for assignment_id in dict.fromkeys(c.params["assignment_id"] for c in changes):
-            assignment: Assignment = session.not_found(
-                "assignment_id",
-                f"assignment {assignment_id}",
-                lambda a=assignment_id: course.get_assignment(a),
-                f"read assignment {assignment_id}",
-            )
-            mine = [c for c in changes if c.params["assignment_id"] == assignment_id]
-            for batch in chunks(mine, BULK_SIZE):
-                refusal_is_outcome(
-                    batch,
-                    report,
-                    lambda b=batch, a=assignment: self.post_batch(session, a, b, report),
-                )
+        assignment: Assignment = session.not_found(
+            "assignment_id",
+            f"assignment {assignment_id}",
+            lambda: course.get_assignment(assignment_id),
+            f"read assignment {assignment_id}",
+        )
+        refusal_is_outcome(
+            intents, report, lambda: self.post_batch(session, assignment, intents, report)
+        )
 
     def post_batch(
-        self, session: CanvasSession, assignment: Assignment, batch: list[Change], report: Report
+        self, session: CanvasSession, assignment: Assignment, batch: list[Intent], report: Report
     ) -> None:
-        grade_data = {str(c.params["user_id"]): {"posted_grade": c.params["grade"]} for c in batch}
+        grade_data = {str(i.params["user_id"]): {"posted_grade": i.params["grade"]} for i in batch}
         progress = session.write(
             f"post {len(batch)} grades to assignment {assignment.id}",
             lambda: assignment.submissions_bulk_update(grade_data=grade_data),
@@ -134,8 +140,8 @@ class PostGrades(ChangeStep, AdminPropagateStep[Any]):
                 )
             time.sleep(self.configs.poll_interval)
             session.read(f"check the progress of job {progress.id}", progress.query)
-        for change in batch:
+        for intent in batch:
             if progress.workflow_state == "completed":
-                report(change, change.params["grade"])
+                report(intent, intent.params["grade"])
             else:
-                report(change, failed(f"Canvas's job failed: {progress.message or 'no reason'}"))
+                report(intent, failed(f"Canvas's job failed: {progress.message or 'no reason'}"))

@@ -8,25 +8,29 @@ group changed is added to the new one, which takes them out of the old, as
 Canvas keeps a student in one group per set; one who left their group, or
 the course, is taken out. Groups and the set are made only when a student
 has to join them, so a run with nothing to change sends nothing.
+
+Each join or leave is an intent; they are carried out in batches of one
+action (see :mod:`.intents`), so the group set's groups are read once per
+batch, not once per student.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, ClassVar
 
 from canvasapi.group import Group, GroupCategory
 
-from adminflow import AdminPropagateStep
+from adminflow import AdminPropagateStep, Intent
 
 from .base import CANVAS_CONFIG, is_active
-from .changes import Change, ChangeStep, Report, failed, refusal_is_outcome
 from .errors import CanvasRefused
+from .intents import CanvasIntents, Report, failed, refusal_is_outcome
 from .session import CanvasSession
 
 
-class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
+class SyncCanvasGroups(CanvasIntents, AdminPropagateStep[Any]):
     description = (
         "Put each enrolled student in the Canvas group (of one group set) the flow assigned "
         "them, and take out those who left their group or the course."
@@ -35,7 +39,6 @@ class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
         *CANVAS_CONFIG,
         ("category", str, "the Canvas group set to keep the groups in; made if missing"),
     ]
-    actions = ("join_group", "leave_group")
     summary = "Canvas groups"
 
     group_field: ClassVar[str] = "group_code"
@@ -48,11 +51,15 @@ class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
         if not self.configs.category.strip():
             raise ValueError("category must name a Canvas group set")
 
-    def changes(
-        self, records: list[tuple[Any, threading.Lock]], logger: Callable[..., Any]
-    ) -> list[Change]:
+    def plan_records(
+        self,
+        records: list[tuple[Any, threading.Lock]],
+        logger: Callable[..., Any],
+        get_metadata: Callable[[str], Any],
+    ) -> list[Intent]:
+        """Intend a join for each student whose group changed, a leave for each who left one."""
         category = self.configs.category.strip()
-        changes = []
+        intents = []
         for record, lock in records:
             with lock:
                 key = str(getattr(record, self.key_field))
@@ -69,48 +76,58 @@ class SyncCanvasGroups(ChangeStep, AdminPropagateStep[Any]):
                     if old
                     else f"add {key} to Canvas group {wanted}"
                 )
-                changes.append(Change(key, "join_group", {**params, "group": wanted}, line))
+                intents.append(Intent("join-group", line, {**params, "group": wanted}, record))
             elif not wanted and old:
                 line = f"remove {key} from Canvas group {old}"
-                changes.append(Change(key, "leave_group", {**params, "group": old}, line))
-        return changes
+                intents.append(Intent("leave-group", line, {**params, "group": old}, record))
+        return self.planned(intents, logger)
 
-    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
+    def batch_key(self, intent: Intent) -> Hashable:
+        return (intent.action, intent.params["category"])
+
+    def marks(self, intent: Intent, outcome: str) -> dict[str, Any]:
         return {self.outcome_field: outcome}
 
-    def join_group(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
-        """Add each student to their group (made if missing); Canvas takes them out of the old."""
-        groups = self.groups(session, changes[0].params["category"], make=True)
-        for change in changes:
-            name, user_id = change.params["group"], change.params["user_id"]
+    def send(self, session: CanvasSession, intents: list[Intent], report: Report) -> None:
+        """Carry out a batch of joins, or of leaves, of one group set; its groups read once."""
+        if intents[0].action == "join-group":
+            self.join_group(session, intents, report)
+        else:
+            self.leave_group(session, intents, report)
 
-            def join(name: str = name, user_id: int = user_id, change: Change = change) -> None:
+    def join_group(self, session: CanvasSession, intents: list[Intent], report: Report) -> None:
+        """Add each student to their group (made if missing); Canvas takes them out of the old."""
+        groups = self.groups(session, intents[0].params["category"], make=True)
+        for intent in intents:
+            name, user_id = intent.params["group"], intent.params["user_id"]
+
+            def join(name: str = name, user_id: int = user_id, intent: Intent = intent) -> None:
                 if name not in groups:
                     category: GroupCategory = groups[None]
                     groups[name] = session.write(
                         f"create Canvas group {name}", lambda: category.create_group(name=name)
                     )
                 group = groups[name]
-                session.write(change.line, lambda: group.create_membership(user_id))
-                report(change, name)
+                session.write(intent.line, lambda: group.create_membership(user_id))
+                report(intent, name)
 
-            refusal_is_outcome([change], report, join)
+            refusal_is_outcome([intent], report, join)
 
-    def leave_group(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
+    def leave_group(self, session: CanvasSession, intents: list[Intent], report: Report) -> None:
         """Take each student out of their group; a group or membership already gone is fine."""
-        groups = self.groups(session, changes[0].params["category"], make=False)
-        for change in changes:
-            group = groups.get(change.params["group"])
+        groups = self.groups(session, intents[0].params["category"], make=False)
+        for intent in intents:
+            group = groups.get(intent.params["group"])
             if group is not None:
                 try:
                     session.write(
-                        change.line, lambda g=group, c=change: g.remove_user(c.params["user_id"])
+                        intent.line, lambda g=group, i=intent: g.remove_user(i.params["user_id"])
                     )
                 except CanvasRefused as exc:
                     if exc.status != 404:  # 404: not in the group any more, as wanted
-                        report(change, failed(exc.answer))
+                        report(intent, failed(exc.answer))
                         continue
-            report(change, "")
+            report(intent, "")
 
     def groups(self, session: CanvasSession, name: str, make: bool) -> dict[Any, Any]:
         """Return the set's groups by name, and the set itself under None (made if ``make``)."""

@@ -9,33 +9,31 @@ student by default; a site overrides it, e.g. "has no GitHub username").
 Messages with the same subject and body go in one request of up to 100
 recipients (``POST /conversations`` with ``group_conversation`` false: a
 private conversation with each, in the course's context); a body naming the
-student (``{name}``) is one request per student.
+student (``{name}``) is one request per student. Each student's message
+is an intent of its own, carried out in those batches (see :mod:`.intents`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from canvasapi.util import combine_kwargs
 
-from adminflow import AdminPropagateStep
+from adminflow import AdminPropagateStep, Intent
 
 from .base import CANVAS_CONFIG, is_active
-from .changes import Change, ChangeStep, Report, chunks, refusal_is_outcome
+from .intents import CanvasIntents, Report, refusal_is_outcome
 from .session import CanvasSession
-
-MAX_RECIPIENTS = 100
-"""Canvas's default cap on recipients of a conversation that is not a group conversation."""
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class MessageStudents(ChangeStep, AdminPropagateStep[Any]):
+class MessageStudents(CanvasIntents, AdminPropagateStep[Any]):
     description = (
         "Send due students a message through Canvas conversations; record when each was sent."
     )
@@ -46,8 +44,9 @@ class MessageStudents(ChangeStep, AdminPropagateStep[Any]):
         ("body", str, "the text; {name} is replaced by the student's name"),
         ("repeat_hours", float, "send again after this many hours while due; 0 sends once", 0.0),
     ]
-    actions = ("send_message",)
     summary = "Canvas messages"
+    batch_size = 100
+    """Canvas's default cap on recipients of a conversation that is not a group conversation."""
 
     name_field: ClassVar[str] = "name"
     """Read: the student's name, for ``{name}``."""
@@ -72,77 +71,70 @@ class MessageStudents(ChangeStep, AdminPropagateStep[Any]):
         repeat = self.configs.repeat_hours
         return bool(repeat) and now - datetime.fromisoformat(sent) >= timedelta(hours=repeat)
 
-    def changes(
-        self, records: list[tuple[Any, threading.Lock]], logger: Callable[..., Any]
-    ) -> list[Change]:
+    def plan_records(
+        self,
+        records: list[tuple[Any, threading.Lock]],
+        logger: Callable[..., Any],
+        get_metadata: Callable[[str], Any],
+    ) -> list[Intent]:
+        """Intend a message for each student due one and not sent it (recently enough)."""
         now, configs = _now(), self.configs
-        changes = []
+        intents = []
         for record, lock in records:
             with lock:
                 user_id = getattr(record, self.user_id_field)
-                sent = (getattr(record, self.outcome_field) or {}).get(configs.name)
-                if user_id is None or not self.is_due(record) or not self.sent_long_ago(sent, now):
+                recorded = dict(getattr(record, self.outcome_field) or {})
+                due = user_id is not None and self.is_due(record)
+                if not due or not self.sent_long_ago(recorded.get(configs.name), now):
                     continue
                 key = str(getattr(record, self.key_field))
                 body = configs.body.replace("{name}", getattr(record, self.name_field) or "")
-            changes.append(
-                Change(
-                    key,
-                    "send_message",
-                    {
-                        "name": configs.name,
-                        "user_id": user_id,
-                        "subject": configs.subject,
-                        "body": body,
-                    },
-                    f"message {key} on Canvas: {configs.subject}",
-                )
-            )
-        return changes
+            params = {
+                "name": configs.name,
+                "user_id": user_id,
+                "subject": configs.subject,
+                "body": body,
+                "recorded": recorded,
+            }
+            line = f"message {key} on Canvas: {configs.subject}"
+            intents.append(Intent("message", line, params, record=record))
+        return self.planned(intents, logger)
 
-    def marks(self, record: Any, change: Change, outcome: str) -> dict[str, Any]:
-        messages = dict(getattr(record, self.outcome_field) or {})
-        messages[change.params["name"]] = outcome
-        return {self.outcome_field: messages}
+    def batch_key(self, intent: Intent) -> Hashable:
+        """Messages alike (subject and body) go in one request."""
+        return (intent.params["subject"], intent.params["body"])
 
-    def send_message(self, session: CanvasSession, changes: list[Change], report: Report) -> None:
-        """Send the messages, one request per subject and body and 100 recipients."""
-        alike: dict[tuple[str, str], list[Change]] = {}
-        for change in changes:
-            alike.setdefault((change.params["subject"], change.params["body"]), []).append(change)
+    def marks(self, intent: Intent, outcome: str) -> dict[str, Any]:
+        """Record the outcome under the message's name, beside the messages sent before."""
+        return {self.outcome_field: {**intent.params["recorded"], intent.params["name"]: outcome}}
+
+    def send(self, session: CanvasSession, intents: list[Intent], report: Report) -> None:
+        """Send one conversation to a batch's recipients, privately to each."""
         context = f"course_{session.course().id}"
-        for (subject, body), same in alike.items():
-            for batch in chunks(same, MAX_RECIPIENTS):
-                refusal_is_outcome(
-                    batch,
-                    report,
-                    lambda b=batch, s=subject, t=body: self.send(session, context, s, t, b, report),
-                )
-
-    @staticmethod
-    def send(
-        session: CanvasSession,
-        context: str,
-        subject: str,
-        body: str,
-        batch: list[Change],
-        report: Report,
-    ) -> None:
-        recipients = [str(change.params["user_id"]) for change in batch]
+        params = intents[0].params
+        recipients = [str(intent.params["user_id"]) for intent in intents]
         # canvasapi's Canvas.create_conversation, through the run's requester.
         fields = combine_kwargs(
             recipients=recipients,
-            subject=subject,
-            body=body,
+            subject=params["subject"],
+            body=params["body"],
             force_new=True,
             group_conversation=False,
             context_code=context,
         )
-        action = batch[0].line if len(batch) == 1 else f"message {len(batch)} students: {subject}"
-        session.write(
-            action,
-            lambda: session.requester.request("POST", "conversations", _kwargs=fields),
+        action = (
+            intents[0].line
+            if len(intents) == 1
+            else f"message {len(intents)} students: {params['subject']}"
         )
-        sent = _now().isoformat(timespec="seconds")
-        for change in batch:
-            report(change, sent)
+
+        def post() -> None:
+            session.write(
+                action,
+                lambda: session.requester.request("POST", "conversations", _kwargs=fields),
+            )
+            sent = _now().isoformat(timespec="seconds")
+            for intent in intents:
+                report(intent, sent)
+
+        refusal_is_outcome(intents, report, post)
