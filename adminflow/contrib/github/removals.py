@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep, Intent
+from adminflow.engine.steps import Logger
 
 from .base import ALREADY, DONE, FINISHED, GITHUB_CONFIG, GitHubIntents, Outcomes, is_active
 from .errors import GitHubRefused

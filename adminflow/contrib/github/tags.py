@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from adminflow import AdminPropagateStep, Intent
+from adminflow.engine.steps import Logger
 
 from .base import GITHUB_CONFIG, GitHubStep, Outcomes, failed
 from .errors import GitHubRefused
