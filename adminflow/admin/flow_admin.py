@@ -18,25 +18,27 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms import Field
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from ..engine import AdminflowError, FlowConfigError
+from ..engine import AdminflowError
 from ..models import Flow, FlowRun
 from ..registry import flow_registry
-from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
+from ..runs import start_run
 from ..runs.workers import last_worker_seen, no_worker_warning
 from ..states import Trigger
 from .display import change_link, format_duration, status_badge, waiting_note
 from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
 from .graph import flow_graph_svg, graph_steps_of_flow
+from .run_view import refusal, run_flow_view, run_url_name
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
 
@@ -50,10 +52,21 @@ SCHEDULE_HELP = _(
     "every minute, or while <code>manage.py flowscheduler</code> runs. Times already past "
     "when a schedule is switched on or changed are not run."
 )
+ACCESS_HELP = _(
+    "Who sees this flow, runs it and sees its runs and record changes: staff in any of "
+    "these groups, if some are chosen; else all staff with the permissions. Superusers "
+    "see every flow. Changed by superusers and by staff who may change groups."
+)
 SPEC_HELP = _(
     "For a flow defined as data: its storer and steps, by registered type name, "
     "with depends_on and optional inline config."
 )
+
+
+def may_grant_access(request: HttpRequest) -> bool:
+    """Return whether the user may change which groups see a flow: superusers, and staff who
+    may change groups (they decide what each group may do already)."""
+    return request.user.is_superuser or request.user.has_perm("auth.change_group")
 
 
 def queue_runs(
@@ -85,33 +98,6 @@ def queue_runs(
         modeladmin.message_user(request, warning, messages.WARNING)
 
 
-def refusal(modeladmin: FlowAdmin, row: Flow, exc: AdminflowError) -> tuple[SafeString, int]:
-    """Return the message saying why ``row`` was not run, and its level."""
-    if isinstance(exc, FlowAlreadyRunning):
-        active = (
-            modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
-            if exc.run_id is not None
-            else "started at the same time"
-        )
-        return format_html(
-            "Flow “{}” was not run: it already has an active run, {}. "
-            "Wait for it to finish or cancel it.",
-            row.name,
-            active,
-        ), messages.WARNING
-    if isinstance(exc, FlowDisabled):
-        return format_html(
-            "Flow “{}” was not run: it is disabled. Enable it first.", row.name
-        ), messages.WARNING
-    if isinstance(exc, FlowConfigError):
-        return format_html(
-            "Flow “{}” was not run: its config has problems. Fix them on its page.<ul>{}</ul>",
-            row.name,
-            format_html_join("", "<li>{}</li>", ((str(p),) for p in exc.problems)),
-        ), messages.ERROR
-    return format_html("Flow “{}” was not run: {}", row.name, exc), messages.ERROR
-
-
 @admin.action(permissions=["run"], description=_("Run selected flows"))
 def run_selected_flows(modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet) -> None:
     queue_runs(modeladmin, request, queryset, debug=False)
@@ -136,15 +122,15 @@ def _run_subquery(field: str, *, active: bool) -> Subquery:
 
 class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     form = FlowForm
+    # Fits a 1280 px screen: the schedule's next and last runs are folded into one column.
     list_display = [
         "name",
         "short_description",
         "enabled",
         "last_run",
         "active_run",
-        "schedule_column",
-        "next_run",
-        "last_scheduled_run",
+        "schedule_summary",
+        "run_buttons",
     ]
     list_filter = ["enabled", ScheduledFilter]
     search_fields = ["name", "description"]
@@ -161,14 +147,20 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         "updated_at",
     ]
 
+    change_form_template = "admin/adminflow/flow/change_form.html"
+    filter_horizontal = ["access_groups"]
+
     class Media:
         css = {"all": ["adminflow/adminflow.css"]}
+        js = ["adminflow/flow_form.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
-        # One query for the whole page, however many runs each flow has.
+        # One query for the whole page, however many runs each flow has; only the flows
+        # the user may see (adminflow.access), in every view and action of this admin.
         return (
             super()
             .get_queryset(request)
+            .visible_to(request.user)
             .annotate(
                 last_run_id=_run_subquery("pk", active=False),
                 last_run_status=_run_subquery("status", active=False),
@@ -189,6 +181,35 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
             row.last_worker_seen = seen
         return changelist
 
+    def get_urls(self) -> list[URLPattern]:
+        run = path(
+            "<path:object_id>/run/",
+            self.admin_site.admin_view(self.run_view),
+            name=run_url_name(self),
+        )
+        # Before the default ones: their "<object_id>/" catch-all would swallow it.
+        return [run, *super().get_urls()]
+
+    def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Run a flow now, or once with options (:mod:`.run_view`)."""
+        return run_flow_view(self, request, object_id)
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        shown = list(super().get_list_display(request))
+        if not self.has_run_permission(request):
+            shown.remove("run_buttons")
+        return shown
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {"may_run": self.has_run_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
     def has_run_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may run flows (``adminflow.run_flow``)."""
         codename = get_permission_codename("run", self.opts)
@@ -200,8 +221,35 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     # The changelist
 
     @admin.display(description=_("description"), ordering="description")
-    def short_description(self, obj: Flow) -> str:
-        return Truncator(obj.description).chars(80)
+    def short_description(self, obj: Flow) -> SafeString:
+        # Cut to one line; the whole text is a hover away.
+        return format_html(
+            '<span class="adminflow-truncated" title="{}">{}</span>',
+            obj.description,
+            Truncator(obj.description).chars(60),
+        )
+
+    @admin.display(description=_("run"))
+    def run_buttons(self, obj: Flow) -> SafeString:
+        """Return "Run" (posting the changelist's form to the flow's run page) and "options"."""
+        url = reverse(f"{self.admin_site.name}:{run_url_name(self)}", args=[obj.pk])
+        if not obj.enabled:
+            return format_html(
+                '<span class="adminflow-muted" title="{}">{}</span>',
+                _("Enable the flow to run it."),
+                _("disabled"),
+            )
+        return format_html(
+            '<span class="adminflow-run-buttons"><button type="submit" class="button" '
+            'formaction="{}" formmethod="post" name="_run_now" value="1" title="{}">{}</button> '
+            '<a href="{}" title="{}">{}</a></span>',
+            url,
+            _("Run now with the stored config"),
+            _("Run"),
+            url,
+            _("Change the config, step modes or files for one run"),
+            _("options…"),
+        )
 
     @admin.display(description=_("last run"), ordering="last_run_finished_at")
     def last_run(self, obj: Flow) -> SafeString | str:
@@ -245,6 +293,8 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.name in flow_registry:
             fields.insert(0, "name")
+        if not may_grant_access(request):
+            fields.append("access_groups")
         return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Flow | None = None) -> list[Any]:
@@ -267,6 +317,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         fieldsets += [
             (_("Schedule"), {"fields": schedule, "description": SCHEDULE_HELP}),
             (_("Notifications"), {"fields": ["notify_emails", "notify_on_success"]}),
+            (_("Access"), {"fields": ["access_groups"], "description": ACCESS_HELP}),
         ]
         if obj is not None:
             fieldsets += [

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
@@ -103,3 +103,13 @@ class ScheduleColumns:
             ),
             status_badge(obj.last_scheduled_run_status),
         )
+
+    @admin.display(description=_("schedule"), ordering="schedule_due_at")
+    def schedule_summary(self, obj: Flow) -> SafeString | str:
+        """Return the schedule, its next time and its last scheduled run, on one narrow cell."""
+        if not obj.schedule:
+            return "—"
+        parts = [self.schedule_column(obj), format_html("{} {}", _("next:"), self.next_run(obj))]
+        if getattr(obj, "last_scheduled_run_id", None) is not None:
+            parts.append(format_html("{} {}", _("last:"), self.last_scheduled_run(obj)))
+        return format_html_join(format_html("<br>"), "{}", ((part,) for part in parts))

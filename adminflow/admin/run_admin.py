@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Flow, FlowRun, RecordChange, StepRun
 from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
+from .list_filters import VisibleFlowFilter
 from .run_actions import (
     LEGAL_STATES,
     RUN_ACTIONS,
@@ -62,6 +63,7 @@ from .run_page import (
     step_choices,
     timeline,
 )
+from .yaml_field import dump_yaml
 
 LIVE_PARAMS = ("after", "first", "lines")
 """The live endpoint's own query parameters; the others are the page's (its log filter)."""
@@ -89,7 +91,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         "records_removed",
     ]
     # A date filter, not date_hierarchy: the hierarchy scans every run for its dates.
-    list_filter = ["status", "flow", "trigger", "debug", "queued_at"]
+    list_filter = ["status", ("flow", VisibleFlowFilter), "trigger", "debug", "queued_at"]
     list_select_related = ["flow", "triggered_by"]
     search_fields = ["flow__name", "error", "worker"]
     search_help_text = _("Search by flow name, error or worker.")
@@ -136,7 +138,14 @@ class FlowRunAdmin(admin.ModelAdmin):
     # The changelist
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
-        return super().get_queryset(request).select_related("flow", "triggered_by")
+        # Only runs of flows the user may see (adminflow.access): the changelist, the run
+        # page, its live endpoint and every action and button go through here.
+        return (
+            super()
+            .get_queryset(request)
+            .visible_to(request.user)
+            .select_related("flow", "triggered_by")
+        )
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, run: FlowRun) -> str:
@@ -279,6 +288,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "resumed_by": list(run.resumes.order_by("pk").values_list("pk", flat=True)[:20]),
             "waiting_note": waiting_note(run.status, run.worker),
             "config_yaml": config_yaml(run.config_snapshot),
+            "overrides_yaml": dump_yaml(run.overrides) if run.overrides else "",
             "metadata": metadata_rows(run.metadata),
             "steps": steps,
             "timeline": timeline(run, steps, timezone.now()),

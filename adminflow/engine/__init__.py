@@ -12,6 +12,7 @@ from .errors import (
 )
 from .events import FlowObserver
 from .executor import ThreadedExecutor
+from .files import ExistingFile
 from .flow import AdminFlow, ConfiguredFlow
 from .observers import ConsoleObserver, LoggingObserver
 from .result import RunResult, RunStatus, StepResult, StepStatus
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigsError",
     "ConfiguredFlow",
     "ConsoleObserver",
+    "ExistingFile",
     "FlowConfigError",
     "FlowObserver",
     "FlowPropagateStep",

@@ -22,7 +22,13 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.utils import timezone
 
-from adminflow import AdminPropagateStep, AdminRecordStep, AdminUpdateStep, register_step
+from adminflow import (
+    AdminPropagateStep,
+    AdminRecordStep,
+    AdminUpdateStep,
+    ExistingFile,
+    register_step,
+)
 
 from . import emails
 from .github import is_valid_username, username_problem
@@ -62,7 +68,11 @@ class ImportRoster(AdminRecordStep[Student]):
         "add new students, mark missing ones dropped, re-enrol returning ones."
     )
     config_types = [
-        ("path", str, "the roster CSV; a relative path is taken from the working directory"),
+        (
+            "path",
+            ExistingFile,
+            "the roster CSV; a relative path is taken from the working directory",
+        ),
         (
             "max_drop_share",
             float,
@@ -80,8 +90,6 @@ class ImportRoster(AdminRecordStep[Student]):
     ]
 
     def validate(self) -> None:
-        if not self.configs.path.strip():
-            raise ValueError("path must name the roster CSV file")
         if not 0 <= self.configs.max_drop_share <= 1:
             raise ValueError(
                 f"max_drop_share must be between 0 and 1, got {self.configs.max_drop_share}"

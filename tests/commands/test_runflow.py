@@ -403,8 +403,23 @@ def test_describe_prints_a_yaml_template_of_the_config(greeter):
     assert "  # (int, default 1) how often\n  times: 1\n" in out
     template = yaml.safe_load(out)
     assert template["greet-mode"] == "include"
-    assert template["greet"] == {"greeting": None, "times": 1}
+    assert template["greet"] == {"greeting": "<fill in: str>", "times": 1}
     assert not FlowRun.objects.exists()
+
+
+def test_the_described_template_fails_validate_only_on_its_placeholders(greeter, tmp_path):
+    template, _, _ = runflow("greeter", "--describe")
+    path = write(tmp_path / "template.yaml", template)
+
+    _out, err, code = runflow("greeter", "--validate", "--config", path)
+
+    assert code == 2
+    assert err == (
+        "CommandError: flow 'greeter': greet.greeting: still the template's placeholder: "
+        f"fill in (str) what to say\n(config read from {path})\n"
+    )
+    write(tmp_path / "template.yaml", template.replace("'<fill in: str>'", "hi"))
+    assert "OK:" in runflow("greeter", "--validate", "--config", path)[0]
 
 
 def test_list_shows_every_flow_with_its_last_run_in_one_query(
