@@ -15,7 +15,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
 
@@ -112,4 +112,4 @@ class ScheduleColumns:
         parts = [self.schedule_column(obj), format_html("{} {}", _("next:"), self.next_run(obj))]
         if getattr(obj, "last_scheduled_run_id", None) is not None:
             parts.append(format_html("{} {}", _("last:"), self.last_scheduled_run(obj)))
-        return format_html_join(format_html("<br>"), "{}", ((part,) for part in parts))
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
