@@ -106,10 +106,33 @@ class ScheduleColumns:
 
     @admin.display(description=_("schedule"), ordering="schedule_due_at")
     def schedule_summary(self, obj: Flow) -> SafeString | str:
-        """Return the schedule, its next time and its last scheduled run, on one narrow cell."""
+        """Return the schedule, when it next runs and its last scheduled run, in a narrow
+        cell: times as "in 3 hours", each exact time a hover away."""
         if not obj.schedule:
             return "—"
-        parts = [self.schedule_column(obj), format_html("{} {}", _("next:"), self.next_run(obj))]
-        if getattr(obj, "last_scheduled_run_id", None) is not None:
-            parts.append(format_html("{} {}", _("last:"), self.last_scheduled_run(obj)))
-        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in parts))
+        lines = [self.schedule_column(obj)]
+        if obj.schedule_due_at is not None:
+            due = obj.schedule_due_at
+            when = (
+                _("in %(time)s") % {"time": timeuntil(due, depth=1)}
+                if due > timezone.now()
+                else _("due now")
+            )
+            lines.append(
+                format_html('{} <span title="{}">{}</span>', _("next"), site_time(due), when)
+            )
+        elif (ended := self.next_run(obj)) != "—":
+            lines.append(ended)
+        run_id = getattr(obj, "last_scheduled_run_id", None)
+        if run_id is not None:
+            scheduled = obj.last_scheduled_run_for
+            link = change_link(
+                self.admin_site, FlowRun, run_id, status_badge(obj.last_scheduled_run_status)
+            )
+            title = site_time(scheduled) if scheduled else f"#{run_id}"
+            lines.append(format_html('{} <span title="{}">{}</span>', _("last"), title, link))
+        return format_html_join(
+            mark_safe("<br>"),
+            '<span class="adminflow-nowrap">{}</span>',
+            ((line,) for line in lines),
+        )

@@ -30,6 +30,8 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
@@ -77,19 +79,9 @@ BUTTON_LABELS = {
 
 
 class FlowRunAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "flow",
-        "status_badge",
-        "trigger",
-        "who",
-        "debug",
-        "started_at",
-        "run_duration",
-        "records_added",
-        "records_changed",
-        "records_removed",
-    ]
+    # Fits a 1280 px screen beside the sidebar and filters: debug goes with the status,
+    # who with the trigger, the duration with the start, the record counts in one cell.
+    list_display = ["id", "flow", "status_badge", "started", "trigger_who", "records"]
     # A date filter, not date_hierarchy: the hierarchy scans every run for its dates.
     list_filter = ["status", ("flow", VisibleFlowFilter), "trigger", "debug", "queued_at"]
     list_select_related = ["flow", "triggered_by"]
@@ -149,15 +141,45 @@ class FlowRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, run: FlowRun) -> str:
+        if run.debug:
+            return format_html(
+                '{} <span class="adminflow-muted">debug</span>', status_badge(run.status)
+            )
         return status_badge(run.status)
 
-    @admin.display(description=_("who"), ordering="triggered_by")
-    def who(self, run: FlowRun) -> Any:
-        return run.triggered_by
+    @admin.display(description=_("started"), ordering="started_at")
+    def started(self, run: FlowRun) -> str:
+        """Return when the run started (the date in full on hover) and how long it took."""
+        if run.started_at is None:
+            return "—"
+        return format_html(
+            '<span title="{}">{}</span> <span class="adminflow-muted">· {}</span>',
+            date_format(timezone.localtime(run.started_at), "DATETIME_FORMAT"),
+            date_format(timezone.localtime(run.started_at), "SHORT_DATETIME_FORMAT"),
+            format_duration(run.duration),
+        )
 
-    @admin.display(description=_("duration"))
-    def run_duration(self, run: FlowRun) -> str:
-        return format_duration(run.duration)
+    @admin.display(description=_("by"), ordering="trigger")
+    def trigger_who(self, run: FlowRun) -> str:
+        if run.triggered_by is None:
+            return run.get_trigger_display()
+        return format_html(
+            '{} <span class="adminflow-muted">· {}</span>',
+            run.get_trigger_display(),
+            run.triggered_by,
+        )
+
+    @admin.display(description=_("records +/~/-"))
+    def records(self, run: FlowRun) -> str:
+        """Return the records added, changed and removed, as ``+4 ~5 -6``."""
+        counts = (run.records_added, run.records_changed, run.records_removed)
+        if all(count is None for count in counts):
+            return "—"
+        return format_html(
+            '<span title="{}">+{} ~{} -{}</span>',
+            _("added, changed, removed"),
+            *(count or 0 for count in counts),
+        )
 
     # The run page, its live endpoint and its buttons
 

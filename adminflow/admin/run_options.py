@@ -25,7 +25,7 @@ from ..engine import AdminFlow, ConfigProblem, ExistingFile, Secret, StepMode
 from ..engine.config import FLOW_FIELDS, MASK, STEP_MODES, STORER_MODES, ConfigField
 from ..engine.describe import sections
 from .flow_forms import problem_list
-from .yaml_field import YAMLField, dump_yaml, load_yaml, to_json
+from .yaml_field import YAMLField, dump_yaml, line_of, load_yaml, to_json
 
 UPLOAD_SUFFIX = ":upload"
 """Added to a file key's field name for the field that uploads the file instead."""
@@ -124,6 +124,7 @@ class RunOptionsForm(forms.Form):
                     names.append(upload)
             self.groups.append((f"{name} ({kind})", cls.description, names))
         self.groups.append(("More", "", ["more"]))
+        self.fields["more"].widget.attrs["rows"] = 6
 
     def _add(self, section: str | None, field: ConfigField, value: Any) -> None:
         name = field.name if section is None else f"{section}.{field.name}"
@@ -208,12 +209,16 @@ class RunOptionsForm(forms.Form):
     def show_problems(self, problems: list[ConfigProblem]) -> None:
         """Show each of the run service's problems at the field of its key, if it has one."""
         text = self.data.get(self.add_prefix("more"), "")
-        elsewhere = []
+        in_yaml, elsewhere = [], []
         for problem in problems:
             if problem.path in self.fields and problem.path not in self.errors:
                 self.add_error(problem.path, problem.message)
+            elif text and problem.path and line_of(text, problem.path):
+                in_yaml.append(problem)
             else:
                 elsewhere.append(problem)
+        if in_yaml:
+            self.add_error("more", problem_list(in_yaml, text))
         if elsewhere:
             self.add_error(None, problem_list(elsewhere, text))
 

@@ -180,7 +180,7 @@ def test_yaml_over_the_fields_is_applied_and_its_problems_listed_by_line(runner,
     bad = "increment:\n  by: 3\n  colour: red\nmystery: 1\n"
     response = runner.post(run_url(from_file), form_data(from_file, more=bad))
 
-    errors = [str(error) for error in response.context["form"].non_field_errors()]
+    errors = response.context["form"].errors["more"]
     assert [error.split(":")[0] for error in errors] == [
         "<code>increment.colour</code> (line 3)",
         "<code>mystery</code> (line 4)",
