@@ -52,11 +52,7 @@ SCHEDULE_HELP = _(
     "every minute, or while <code>manage.py flowscheduler</code> runs. Times already past "
     "when a schedule is switched on or changed are not run."
 )
-ACCESS_HELP = _(
-    "Who sees this flow, runs it and sees its runs and record changes: staff in any of "
-    "these groups, if some are chosen; else all staff with the permissions. Superusers "
-    "see every flow. Changed by superusers and by staff who may change groups."
-)
+ACCESS_HELP = _("Changed by superusers and by staff who may change groups.")
 SPEC_HELP = _(
     "For a flow defined as data: its storer and steps, by registered type name, "
     "with depends_on and optional inline config."
