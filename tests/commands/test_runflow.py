@@ -602,3 +602,17 @@ def test_ctrl_c_cancels_the_run_cleanly_and_exits_1(site_env):
     assert listing.returncode == 0, listing.stderr
     listed = {line.split()[0]: line.split()[1:4] for line in listing.stdout.splitlines()}
     assert listed["wait-for-stdin"] == ["yes", "#1", "cancelled"]
+
+
+def test_validate_refuses_a_roster_path_that_names_no_file(tmp_path):
+    config = "import-roster: {path: exports/week9.csv}\n"
+    path = write(tmp_path / "sync.yaml", config)
+
+    _out, err, code = runflow("roster-sync", "--validate", "--config", path)
+
+    assert code == 2
+    assert err.startswith(
+        "CommandError: flow 'roster-sync': import-roster.path: no file at 'exports/week9.csv' "
+        f"(relative to {Path.cwd()})\n"
+    )
+    assert not FlowRun.objects.exists()
