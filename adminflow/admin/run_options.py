@@ -159,8 +159,11 @@ class RunOptionsForm(forms.Form):
         more = cleaned.get("more")
         for name, (section, field) in self.schema.items():
             given = more.get(section) if isinstance(more, Mapping) and section else None
-            kept = not isinstance(given, Mapping) or given.get(field.name) in (MASK, None)
-            if field.type is Secret and not kept:
+            if field.type is not Secret or not isinstance(given, dict):
+                continue
+            if given.get(field.name) == MASK:
+                del given[field.name]  # the mask stands for the stored secret: keep it
+            elif given.get(field.name) is not None:
                 self.add_error("more", f"{name}: {SECRET_KEPT}")
         return cleaned
 
@@ -195,7 +198,8 @@ class RunOptionsForm(forms.Form):
             _merge(changed, more)
         elif more is not None:
             config = more  # not a mapping: the run service says what a config must be
-        return config, changed
+        # A section the YAML named without changing anything in it is no override.
+        return config, {key: value for key, value in changed.items() if value != {}}
 
     def _given(self, name: str, field: ConfigField) -> Any:
         """Return the JSON value typed for a key; None for "keep the stored value"."""

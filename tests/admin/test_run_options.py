@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from adminflow.models import Flow, FlowRun, RunLog
-from adminflow.runs.config import get_flow_row
+from adminflow.runs.config import configure_again, get_flow_row
 from adminflow.states import FlowRunStatus
 from tests.factories import FlowRunFactory, StaffUserFactory
 
@@ -265,3 +265,12 @@ def test_the_page_costs_the_same_however_many_runs_the_flow_has(
 
     with django_assert_max_num_queries(6):
         assert runner.get(run_url(from_file)).status_code == 200
+
+
+def test_a_masked_secret_in_the_yaml_keeps_the_stored_one(runner, from_file, sent):
+    runner.post(run_url(from_file), form_data(from_file, more="notify: {token: '********'}"))
+
+    run = FlowRun.objects.get()
+    assert run.overrides == {}
+    assert run.config_source == "flow"
+    assert configure_again(run).configs["notify"].token.reveal() == SECRET
