@@ -47,9 +47,9 @@ def run_flow_view(modeladmin: FlowAdmin, request: HttpRequest, object_id: str) -
         and modeladmin.has_run_permission(request)
     ):
         raise PermissionDenied
-    flow, error = built_flow(row)
     if request.method == "POST" and "_run_now" in request.POST:
         return _run_now(modeladmin, request, row)
+    flow, error = built_flow(row)
     form = None
     if flow is not None:
         base = stored_config(row, flow)
