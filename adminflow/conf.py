@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "ADMIN_SITE": "admin",
     # The sender of notification emails; blank means DEFAULT_FROM_EMAIL.
     "NOTIFY_FROM_EMAIL": "",
+    # Where files uploaded for one run ("Run with options") are saved, one folder a run;
+    # blank: "adminflow-run-uploads" under MEDIA_ROOT (else the working directory). The
+    # run's worker reads them there, so on several machines it must be a shared folder.
+    "RUN_UPLOADS_DIR": "",
     # flowscheduler sleeps until the next scheduled time, but at most this many
     # seconds, so that it notices schedules edited meanwhile.
     "SCHEDULER_MAX_SLEEP": 60.0,

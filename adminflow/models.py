@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .access import visible_condition
 from .schedule.cron import cron_problem, next_tick
 from .states import (
     ACTIVE_RUN_STATUSES,
@@ -33,6 +34,12 @@ ONE_ACTIVE_RUN = "adminflow_one_active_run_per_flow"
 
 # What decides when a flow is next due: a change to any of them moves schedule_due_at.
 SCHEDULE_FIELDS = ("enabled", "schedule", "schedule_enabled", "schedule_starts", "schedule_ends")
+
+
+class FlowQuerySet(models.QuerySet["Flow"]):
+    def visible_to(self, user: Any) -> FlowQuerySet:
+        """Return the flows ``user`` may see (:mod:`adminflow.access`)."""
+        return self.filter(visible_condition(user, "pk"))
 
 
 class Flow(models.Model):
@@ -112,8 +119,20 @@ class Flow(models.Model):
         default=False,
         help_text=_("Whoever planned a run may not approve it."),
     )
+    access_groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="+",
+        verbose_name=_("access groups"),
+        help_text=_(
+            "Only staff in these groups see this flow, run it and see its runs; "
+            "none: all staff with the permissions. Superusers see every flow."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FlowQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -227,6 +246,10 @@ class FlowRunQuerySet(models.QuerySet["FlowRun"]):
     def finished(self) -> FlowRunQuerySet:
         return self.exclude(status__in=ACTIVE_RUN_STATUSES)
 
+    def visible_to(self, user: Any) -> FlowRunQuerySet:
+        """Return the runs of flows ``user`` may see (:mod:`adminflow.access`)."""
+        return self.filter(visible_condition(user, "flow_id"))
+
 
 class ConfigSource(models.TextChoices):
     """Which config a run ran with, so that its page can say where its config came from."""
@@ -302,6 +325,14 @@ class FlowRun(models.Model):
         on_delete=models.PROTECT,
         related_name="apply_runs",
         help_text=_("For an apply (or its resume): the plan it carries out."),
+    )
+    overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What was given for this run only, over the flow's stored config: config keys "
+            "(secrets masked), step modes, debug, uploaded files."
+        ),
     )
 
     objects = FlowRunQuerySet.as_manager()
@@ -547,6 +578,12 @@ class Record(models.Model):
         return f"{self.collection}/{self.key}"
 
 
+class RecordChangeQuerySet(models.QuerySet["RecordChange"]):
+    def visible_to(self, user: Any) -> RecordChangeQuerySet:
+        """Return the changes made by runs of flows ``user`` may see (:mod:`adminflow.access`)."""
+        return self.filter(visible_condition(user, "run__flow_id"))
+
+
 class RecordChange(models.Model):
     """What one run did to one record: the audit trail of the store."""
 
@@ -561,6 +598,8 @@ class RecordChange(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+
+    objects = RecordChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["run", "id"]

@@ -23,15 +23,15 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from ..engine import AdminflowError, FlowConfigError
+from ..engine import AdminflowError
 from ..models import Flow, FlowRun
 from ..registry import flow_registry
-from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
+from ..runs import start_run
 from ..runs.workers import last_worker_seen, no_worker_warning
 from ..states import Trigger
 from .display import change_link, format_duration, status_badge, waiting_note
@@ -39,6 +39,7 @@ from .flow_forms import FlowForm, built_flow, is_data_defined, stored_spec
 from .flow_schedule import ScheduleColumns, ScheduledFilter, last_scheduled_run_annotations
 from .graph import flow_graph_svg, graph_steps_of_flow
 from .plan_actions import plan_flow_view, plan_selected_flows
+from .run_view import refusal, run_flow_view, run_url_name
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
 
@@ -57,10 +58,18 @@ PLANS_HELP = _(
     "approved and applied. Approvers need the “Can approve, reject and apply plans” "
     "permission."
 )
+
+ACCESS_HELP = _("Changed by superusers and by staff who may change groups.")
 SPEC_HELP = _(
     "For a flow defined as data: its storer and steps, by registered type name, "
     "with depends_on and optional inline config."
 )
+
+
+def may_grant_access(request: HttpRequest) -> bool:
+    """Return whether the user may change which groups see a flow: superusers, and staff who
+    may change groups (they decide what each group may do already)."""
+    return request.user.is_superuser or request.user.has_perm("auth.change_group")
 
 
 def queue_runs(
@@ -92,37 +101,6 @@ def queue_runs(
         modeladmin.message_user(request, warning, messages.WARNING)
 
 
-def refusal(
-    modeladmin: FlowAdmin, row: Flow, exc: AdminflowError, *, verb: str = "run"
-) -> tuple[SafeString, int]:
-    """Return the message saying why ``row`` was not run (or ``verb``: planned), and its level."""
-    if isinstance(exc, FlowAlreadyRunning):
-        active = (
-            modeladmin.run_link(exc.run_id, f"run #{exc.run_id}")
-            if exc.run_id is not None
-            else "started at the same time"
-        )
-        return format_html(
-            "Flow “{}” was not {}: it already has an active run, {}. "
-            "Wait for it to finish or cancel it.",
-            row.name,
-            verb,
-            active,
-        ), messages.WARNING
-    if isinstance(exc, FlowDisabled):
-        return format_html(
-            "Flow “{}” was not {}: it is disabled. Enable it first.", row.name, verb
-        ), messages.WARNING
-    if isinstance(exc, FlowConfigError):
-        return format_html(
-            "Flow “{}” was not {}: its config has problems. Fix them on its page.<ul>{}</ul>",
-            row.name,
-            verb,
-            format_html_join("", "<li>{}</li>", ((str(p),) for p in exc.problems)),
-        ), messages.ERROR
-    return format_html("Flow “{}” was not {}: {}", row.name, verb, exc), messages.ERROR
-
-
 @admin.action(permissions=["run"], description=_("Run selected flows"))
 def run_selected_flows(modeladmin: FlowAdmin, request: HttpRequest, queryset: QuerySet) -> None:
     queue_runs(modeladmin, request, queryset, debug=False)
@@ -147,20 +125,14 @@ def _run_subquery(field: str, *, active: bool) -> Subquery:
 
 class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     form = FlowForm
-    list_display = [
-        "name",
-        "short_description",
-        "enabled",
-        "last_run",
-        "active_run",
-        "schedule_column",
-        "next_run",
-        "last_scheduled_run",
-    ]
+    # Fits a 1280 px screen: the schedule's next and last runs are folded into one column.
+    # Fits the room a 1280 px screen leaves between the admin's sidebar and filters: the
+    # active and last runs share a column, as do the schedule's parts; "enabled" is the
+    # filter's, and a disabled flow says so where its Run button would be.
+    list_display = ["name", "short_description", "recent_runs", "schedule_summary", "run_buttons"]
     list_filter = ["enabled", ScheduledFilter]
     search_fields = ["name", "description"]
     actions = [run_selected_flows, debug_run_selected_flows, plan_selected_flows]
-    change_form_template = "admin/adminflow/flow/change_form.html"
     readonly_fields = [
         "active_run",
         "config_template",
@@ -173,14 +145,20 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         "updated_at",
     ]
 
+    change_form_template = "admin/adminflow/flow/change_form.html"
+    filter_horizontal = ["access_groups"]
+
     class Media:
         css = {"all": ["adminflow/adminflow.css"]}
+        js = ["adminflow/flow_form.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
-        # One query for the whole page, however many runs each flow has.
+        # One query for the whole page, however many runs each flow has; only the flows
+        # the user may see (adminflow.access), in every view and action of this admin.
         return (
             super()
             .get_queryset(request)
+            .visible_to(request.user)
             .annotate(
                 last_run_id=_run_subquery("pk", active=False),
                 last_run_status=_run_subquery("status", active=False),
@@ -201,6 +179,41 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
             row.last_worker_seen = seen
         return changelist
 
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        run = path(
+            "<path:object_id>/run/",
+            self.admin_site.admin_view(self.run_view),
+            name=run_url_name(self),
+        )
+        plan = path(
+            "<path:object_id>/plan/",
+            self.admin_site.admin_view(partial(plan_flow_view, self)),
+            name=f"{info}_plan",
+        )
+        # Before the default ones: their "<object_id>/" catch-all would swallow them.
+        return [run, plan, *super().get_urls()]
+
+    def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Run a flow now, or once with options (:mod:`.run_view`)."""
+        return run_flow_view(self, request, object_id)
+
+    def get_list_display(self, request: HttpRequest) -> list[str]:
+        shown = list(super().get_list_display(request))
+        if not self.has_run_permission(request):
+            shown.remove("run_buttons")
+        return shown
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {"may_run": self.has_run_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
     def has_run_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may run flows (``adminflow.run_flow``)."""
         codename = get_permission_codename("run", self.opts)
@@ -214,16 +227,6 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     ) -> tuple[SafeString, int]:
         """Return the message saying why ``row`` was not run (or ``verb``), and its level."""
         return refusal(self, row, exc, verb=verb)
-
-    def get_urls(self) -> list[URLPattern]:
-        info = f"{self.opts.app_label}_{self.opts.model_name}"
-        plan = path(
-            "<path:object_id>/plan/",
-            self.admin_site.admin_view(partial(plan_flow_view, self)),
-            name=f"{info}_plan",
-        )
-        # Before the default ones: their "<object_id>/" catch-all would swallow it.
-        return [plan, *super().get_urls()]
 
     def render_change_form(
         self,
@@ -243,8 +246,45 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     # The changelist
 
     @admin.display(description=_("description"), ordering="description")
-    def short_description(self, obj: Flow) -> str:
-        return Truncator(obj.description).chars(80)
+    def short_description(self, obj: Flow) -> SafeString:
+        # Cut to one line; the whole text is a hover away.
+        return format_html(
+            '<span class="adminflow-truncated" title="{}">{}</span>',
+            obj.description,
+            Truncator(obj.description).chars(60),
+        )
+
+    @admin.display(description=_("run"))
+    def run_buttons(self, obj: Flow) -> SafeString:
+        """Return "Run" (posting the changelist's form to the flow's run page) and "options"."""
+        url = reverse(f"{self.admin_site.name}:{run_url_name(self)}", args=[obj.pk])
+        if not obj.enabled:
+            return format_html(
+                '<span class="adminflow-muted" title="{}">{}</span>',
+                _("Enable the flow to run it."),
+                _("disabled"),
+            )
+        return format_html(
+            '<span class="adminflow-run-buttons"><button type="submit" class="button" '
+            'formaction="{}" formmethod="post" name="_run_now" value="1" title="{}">{}</button>'
+            '<a href="{}" title="{}">{}</a></span>',
+            url,
+            _("Run now with the stored config"),
+            _("Run"),
+            url,
+            _("Change the config, step modes or files for one run"),
+            _("options…"),
+        )
+
+    @admin.display(description=_("runs"), ordering="last_run_finished_at")
+    def recent_runs(self, obj: Flow) -> SafeString | str:
+        """Return the active run, if any, above the latest finished one."""
+        lines = []
+        if obj.active_run_id is not None:
+            lines.append(format_html("{} {}", _("now:"), self.active_run(obj)))
+        if obj.last_run_id is not None:
+            lines.append(format_html("{} {}", _("last:"), self.last_run(obj)))
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"
 
     @admin.display(description=_("last run"), ordering="last_run_finished_at")
     def last_run(self, obj: Flow) -> SafeString | str:
@@ -288,6 +328,8 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.name in flow_registry:
             fields.insert(0, "name")
+        if not may_grant_access(request):
+            fields.append("access_groups")
         return fields
 
     def get_fieldsets(self, request: HttpRequest, obj: Flow | None = None) -> list[Any]:
@@ -321,6 +363,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
                     "description": PLANS_HELP,
                 },
             ),
+            (_("Access"), {"fields": ["access_groups"], "description": ACCESS_HELP}),
         ]
         if obj is not None:
             fieldsets += [

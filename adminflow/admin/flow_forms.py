@@ -50,18 +50,22 @@ def is_data_defined(row: Flow | None) -> bool:
 
 
 def problem_list(problems: Iterable[ConfigProblem], text: str) -> list[SafeString]:
-    """Return each problem as a message naming its key and that key's line in ``text``."""
-    messages = []
-    for problem in problems:
+    """Return each problem as a message naming its key and that key's line in ``text``.
+
+    They come in the order of their lines, as someone fixing them reads the
+    YAML: top to bottom; those no line can be given for (a whole section's,
+    a key left out of the text) come last, in the order found.
+    """
+    placed = []
+    for order, problem in enumerate(problems):
         line = line_of(text, problem.path) if problem.path else None
         where = format_html(" (line {})", line) if line else ""
         if problem.path:
-            messages.append(
-                format_html("<code>{}</code>{}: {}", problem.path, where, problem.message)
-            )
+            message = format_html("<code>{}</code>{}: {}", problem.path, where, problem.message)
         else:
-            messages.append(format_html("{}", problem.message))
-    return messages
+            message = format_html("{}", problem.message)
+        placed.append((line is None, line or 0, order, message))
+    return [message for *_position, message in sorted(placed)]
 
 
 class FlowForm(forms.ModelForm):
@@ -85,6 +89,7 @@ class FlowForm(forms.ModelForm):
             "plan_max_drop_share",
             "plan_max_intents",
             "plan_two_person",
+            "access_groups",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -100,6 +105,9 @@ class FlowForm(forms.ModelForm):
         if "schedule" in self.fields:
             field = self.fields["schedule"]
             field.help_text = f"{field.help_text} The site's time zone: {site_zone()}."
+        if "schedule_enabled" in self.fields and not self.instance.schedule:
+            # Nothing to switch on: shown off until a schedule is typed (flow_form.js ticks it).
+            self.initial["schedule_enabled"] = False
         if "plan_required" in self.fields:
             self.fields["plan_required"].required = False
 

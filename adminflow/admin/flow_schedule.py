@@ -14,8 +14,8 @@ from django.contrib import admin
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
 
@@ -102,4 +102,37 @@ class ScheduleColumns:
                 self.admin_site, FlowRun, run_id, site_time(when) if when else f"#{run_id}"
             ),
             status_badge(obj.last_scheduled_run_status),
+        )
+
+    @admin.display(description=_("schedule"), ordering="schedule_due_at")
+    def schedule_summary(self, obj: Flow) -> SafeString | str:
+        """Return the schedule, when it next runs and its last scheduled run, in a narrow
+        cell: times as "in 3 hours", each exact time a hover away."""
+        if not obj.schedule:
+            return "—"
+        lines = [self.schedule_column(obj)]
+        if obj.schedule_due_at is not None:
+            due = obj.schedule_due_at
+            when = (
+                _("in %(time)s") % {"time": timeuntil(due, depth=1)}
+                if due > timezone.now()
+                else _("due now")
+            )
+            lines.append(
+                format_html('{} <span title="{}">{}</span>', _("next"), site_time(due), when)
+            )
+        elif (ended := self.next_run(obj)) != "—":
+            lines.append(ended)
+        run_id = getattr(obj, "last_scheduled_run_id", None)
+        if run_id is not None:
+            scheduled = obj.last_scheduled_run_for
+            link = change_link(
+                self.admin_site, FlowRun, run_id, status_badge(obj.last_scheduled_run_status)
+            )
+            title = site_time(scheduled) if scheduled else f"#{run_id}"
+            lines.append(format_html('{} <span title="{}">{}</span>', _("last"), title, link))
+        return format_html_join(
+            mark_safe("<br>"),
+            '<span class="adminflow-nowrap">{}</span>',
+            ((line,) for line in lines),
         )

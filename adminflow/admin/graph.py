@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ PHASES = (
 )
 
 NODE_WIDTH = 168
-NODE_HEIGHT = 40
+NODE_HEIGHT = 52  # two lines of a long name, and the status below them
 GAP_X = 28
 GAP_Y = 36
 PAD = 14
@@ -44,6 +44,8 @@ BAND_LABEL_HEIGHT = 26
 BAND_GAP = 12
 NODES_PER_ROW = 5
 NAME_CHARS = 22  # what fits in NODE_WIDTH at the 12px font the stylesheet sets
+NAME_LINES = 2
+LINE_HEIGHT = 14
 
 WIDTH = 2 * PAD + NODES_PER_ROW * NODE_WIDTH + (NODES_PER_ROW - 1) * GAP_X
 
@@ -268,14 +270,21 @@ def _node(node: _Node) -> str:
     if excluded and step.status != "excluded":
         notes.append("excluded")
     subtitle = " · ".join(notes)
-    name = step.name if len(step.name) <= NAME_CHARS else step.name[: NAME_CHARS - 1] + "…"
+    lines = name_lines(step.name)
     title = f"{step.name} ({step.kind} step{', ' + subtitle if subtitle else ''})"
     centre = node.x + NODE_WIDTH // 2
-    name_y = node.y + (17 if subtitle else 25)
+    # The name's lines and the status line, centred in the box together.
+    block = LINE_HEIGHT * (len(lines) + (1 if subtitle else 0))
+    first_y = node.y + (NODE_HEIGHT - block) // 2 + LINE_HEIGHT - 3
+    name = format_html_join(
+        "",
+        '<tspan x="{}" y="{}">{}</tspan>',
+        ((centre, first_y + index * LINE_HEIGHT, line) for index, line in enumerate(lines)),
+    )
     return format_html(
         '<g class="{}" data-step="{}"><title>{}</title>'
         '<rect x="{}" y="{}" width="{}" height="{}" rx="8" fill="#fff" stroke="#888"{}/>'
-        '<text x="{}" y="{}" text-anchor="middle" class="node-name" fill="#222">{}</text>'
+        '<text text-anchor="middle" class="node-name" fill="#222">{}</text>'
         "{}</g>",
         " ".join(classes),
         step.name,
@@ -285,19 +294,39 @@ def _node(node: _Node) -> str:
         NODE_WIDTH,
         NODE_HEIGHT,
         mark_safe(' stroke-dasharray="5 4"') if excluded else "",
-        centre,
-        name_y,
         name,
         format_html(
             '<text x="{}" y="{}" text-anchor="middle" class="node-status" '
             'font-size="10" fill="#666">{}</text>',
             centre,
-            node.y + 32,
+            first_y + len(lines) * LINE_HEIGHT,
             subtitle,
         )
         if subtitle
         else "",
     )
+
+
+_BREAKS = re.compile(r"(?<=[-_. /:])")
+
+
+def name_lines(name: str) -> list[str]:
+    """Return a step's name as the lines its box shows: whole, or wrapped after a ``-``,
+    ``_``, ``.``, space, ``/`` or ``:``; a name too long for two lines ends in "…" (the box's
+    tooltip has it whole)."""
+    lines: list[str] = []
+    for part in _BREAKS.split(name):
+        while part:
+            if lines and len(lines[-1]) + len(part) <= NAME_CHARS:
+                lines[-1] += part
+                part = ""
+            else:
+                lines.append(part[:NAME_CHARS])
+                part = part[NAME_CHARS:]
+    if len(lines) > NAME_LINES:
+        last = "".join(lines[NAME_LINES - 1 :])
+        lines = [*lines[: NAME_LINES - 1], last[: NAME_CHARS - 1] + "…"]
+    return lines or [""]
 
 
 def _edge(source: _Node, target: _Node, kind: str, picture: int) -> str:

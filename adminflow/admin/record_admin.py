@@ -101,7 +101,8 @@ class RecordChangeAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecordChange]:
-        return super().get_queryset(request).select_related("run__flow")
+        # Only what runs of flows the user may see changed (adminflow.access).
+        return super().get_queryset(request).visible_to(request.user).select_related("run__flow")
 
     @admin.display(description=_("run"), ordering="run")
     def run_link(self, change: RecordChange) -> SafeString:

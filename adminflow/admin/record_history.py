@@ -98,7 +98,7 @@ def history_of(
     A run, or the list of every change, is linked only for a user who may
     view it: a link the user would only be refused at is no link.
     """
-    changes = RecordChange.objects.filter(collection=collection, key=key)
+    changes = RecordChange.objects.visible_to(request.user).filter(collection=collection, key=key)
     latest = list(changes.select_related("run__flow").order_by("-id")[: HISTORY_LIMIT + 1])
     link_runs = may_view(request, admin_site, FlowRun)
     entries = [

@@ -323,6 +323,10 @@ def timeline(run: FlowRun, steps: Sequence[StepRun], now: datetime) -> Timeline:
         stop = step.finished_at or (now if step.status == StepRunStatus.RUNNING else None)
         width = max(percent(stop) - left if stop else 0.0, MIN_BAR_WIDTH)
         bars.append(Bar(step, round(left, 2), round(width, 2), format_duration(elapsed)))
+    if origin is None:
+        # Nothing started (a queued run): no axis to label, but five blank ticks for the
+        # live page to fill in once it starts.
+        return Timeline(bars, [""] * 5)
     return Timeline(bars, [tick_label(span * quarter / 4, span) for quarter in range(5)])
 
 

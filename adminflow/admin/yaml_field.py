@@ -82,7 +82,13 @@ class YAMLField(forms.Field):
     """Edit JSON-compatible data as YAML; cleans to the data, ``None`` when left empty."""
 
     widget = forms.Textarea(
-        attrs={"class": "adminflow-yaml vLargeTextField", "rows": 20, "spellcheck": "false"}
+        attrs={
+            "class": "adminflow-yaml vLargeTextField",
+            "rows": 20,
+            "spellcheck": "false",
+            # A YAML line wrapped on screen reads as two lines; the editor numbers lines.
+            "wrap": "off",
+        }
     )
 
     def to_python(self, value: Any) -> Any:

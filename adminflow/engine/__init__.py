@@ -14,6 +14,7 @@ from .errors import (
 )
 from .events import FlowObserver
 from .executor import ThreadedExecutor
+from .files import ExistingFile
 from .flow import AdminFlow
 from .intents import Intent, PlanToApply
 from .observers import ConsoleObserver, LoggingObserver
@@ -47,6 +48,7 @@ __all__ = [
     "ConfiguredFlow",
     "ConsoleObserver",
     "DropGuard",
+    "ExistingFile",
     "FlowConfigError",
     "FlowObserver",
     "FlowPropagateStep",

@@ -9,6 +9,7 @@ user values against them and renders the "(type) description" strings of
 from __future__ import annotations
 
 import math
+import re
 import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Union, get_args, get_origin
 
 from .errors import ConfigProblem
+from .files import ExistingFile, file_problem
 
 MASK = "********"
 
@@ -81,6 +83,7 @@ _SCALARS: dict[type, str] = {
     datetime: "datetime",
     date: "date",
     Secret: "secret",
+    ExistingFile: "file",
 }
 
 ValidConfigTypes: Any = Union[(*_SCALARS, list)]
@@ -99,7 +102,7 @@ def type_label(kind: Any) -> str | None:
         return "list"
     if get_origin(kind) is list:
         (item,) = get_args(kind) or (None,)
-        if item in _SCALARS and item is not Secret:
+        if item in _SCALARS and item not in (Secret, ExistingFile):
             return f"list[{_SCALARS[item]}]"
     return None
 
@@ -126,6 +129,21 @@ class ConfigField:
         if self.required:
             return f"({self.label}) {self.description}"
         return f"({self.label}, default {shown_value(self.default)}) {self.description}"
+
+    @property
+    def placeholder(self) -> str:
+        """Return what a config template holds for this key until someone fills it in."""
+        return f"<fill in: {self.label}>"
+
+
+_PLACEHOLDER = re.compile(r"<fill in: [^<>\n]*>")
+
+
+def placeholder_problem(field: ConfigField, value: Any) -> str | None:
+    """Return what to do if ``value`` is still a template's placeholder, else None."""
+    if isinstance(value, str) and _PLACEHOLDER.fullmatch(value.strip()):
+        return f"still the template's placeholder: fill in {field.describe()}"
+    return None
 
 
 # The flow-wide settings that sit beside the step sections in every config.
@@ -204,7 +222,7 @@ def parse_config_types(
                 ConfigProblem(
                     f"{owner}.{name}",
                     f"unsupported type {kind!r}; use int, float, bool, str, datetime, date, "
-                    "Secret, or a list of these",
+                    "Secret, ExistingFile, or a list of these",
                 )
             )
             continue
@@ -262,6 +280,9 @@ def coerce(value: Any, kind: Any) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    elif kind is ExistingFile:
+        if isinstance(value, str):
+            return str(value)
     elif kind is Secret:
         if isinstance(value, Secret):
             return value
@@ -346,7 +367,9 @@ def check_section(
                 ConfigProblem(_join(path, key), f"unknown key (expected: {expected})", UNKNOWN_KEY)
             )
     for field in fields:
-        if field.name in raw:
+        if field.name in raw and (waiting := placeholder_problem(field, raw[field.name])):
+            problems.append(ConfigProblem(_join(path, field.name), waiting))
+        elif field.name in raw:
             try:
                 values[field.name] = coerce(raw[field.name], field.type)
             except ValueError as exc:
@@ -362,6 +385,12 @@ def check_section(
                 )
         else:
             values[field.name] = field.default
+        # A file of a step that will not run need not exist.
+        missing = None
+        if require and field.type is ExistingFile and field.name in values:
+            missing = file_problem(values[field.name])
+        if missing:
+            problems.append(ConfigProblem(_join(path, field.name), missing))
     return values, problems
 
 

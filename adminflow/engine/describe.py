@@ -35,7 +35,8 @@ def emit_config(flow: AdminFlow) -> str:
     """Return a commented YAML template of ``flow``'s config, defaults filled in."""
     lines = [
         *_comment(f"{flow.name}: {flow.description}"),
-        "# Fill in every key marked 'required'.",
+        "# Replace each '<fill in: type>' placeholder (the keys marked 'required'):",
+        "# until then the config is refused, naming each key left to fill in.",
         "",
     ]
     for field in FLOW_FIELDS:
@@ -58,7 +59,7 @@ def emit_config(flow: AdminFlow) -> str:
         for field in fields:
             lines += _comment(field.describe(), indent="  ")
             if field.required:
-                lines.append(f"  {_yaml_line(field.name, None)}  # required")
+                lines.append(f"  {_yaml_line(field.name, field.placeholder)}  # required")
             elif isinstance(field.default, Secret):
                 # Never written out; left out, the default (from the environment, say) is used.
                 lines.append(f"  # {_yaml_line(field.name, None)}  # left out: its default")

@@ -49,6 +49,7 @@ from .steps import (
     Configurable,
     StepKind,
     plan_call,
+    refusal_message,
     retry_problems,
 )
 from .storer import RecordStorer
@@ -337,10 +338,10 @@ class AdminFlow:
             instance = factory(Configs(values))
             verdict = instance.validate()
         except Exception as exc:
-            problems.append(ConfigProblem(name, f"validate() refused the config: {exc}"))
+            problems.append(ConfigProblem(name, refusal_message(exc)))
             return None
         if verdict is False:
-            problems.append(ConfigProblem(name, "validate() refused the config"))
+            problems.append(ConfigProblem(name, refusal_message(None)))
             return None
         return instance  # type: ignore[no-any-return]
 

@@ -49,6 +49,20 @@ class StepKind(StrEnum):
     PROPAGATE = "propagate"
 
 
+def refusal_message(exc: BaseException | None) -> str:
+    """Return what a step's ``validate()`` said against its config, in the user's terms.
+
+    The exception's own text is the message (it was written for the user:
+    "max_drop_share must be between 0 and 1"); a refusal that says nothing
+    (``return False``, a bare exception) gets a sentence that still says whose check it was.
+    """
+    text = str(exc).strip() if exc is not None else ""
+    if text:
+        return text
+    kind = f" ({type(exc).__name__})" if exc is not None else ""
+    return f"these values were refused by the section's own checks{kind}"
+
+
 class Configurable:
     """What steps and storers share: a description, a config schema, a check.
 
@@ -75,9 +89,9 @@ class Configurable:
         try:
             verdict = self.validate()  # type: ignore[func-returns-value]  # courseflow returns False
         except Exception as exc:
-            raise ConfigsError(owner, [f"validate() refused the config: {exc}"]) from exc
+            raise ConfigsError(owner, [refusal_message(exc)]) from exc
         if verdict is False:
-            raise ConfigsError(owner, ["validate() refused the config"])
+            raise ConfigsError(owner, [refusal_message(None)])
 
     @classmethod
     def describe_config(cls) -> dict[str, str]:

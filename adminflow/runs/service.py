@@ -105,10 +105,14 @@ def start_run(
     num_threads: int | None = None,
     scheduled_for: datetime | None = None,
     execute: Executor | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> FlowRun:
     """Queue a run of ``flow`` (a name or a row) and return it.
 
     ``scheduled_for`` is the scheduled time a scheduled run is for.
+    ``overrides`` is kept on the run, for its page to show, as what was
+    given for this run only (the admin's "Run with options"); it must hold
+    no secret, and ``config`` is what the run uses.
     ``execute`` says who will execute the run: ``"here"``, this process
     (``runflow``), which then holds the run from the start, so that the run
     fails as lost if the process dies before executing it; ``"worker"``, a
@@ -139,6 +143,7 @@ def start_run(
         execute=execute,
         config_source=ConfigSource.FLOW if config is None else ConfigSource.GIVEN,
         purpose=run_purpose(row, configured, debug),
+        overrides=overrides,
     )
 
 
@@ -196,6 +201,7 @@ def _queue(
     scheduled_for: datetime | None = None,
     purpose: str = RunPurpose.RUN,
     applies_plan: Plan | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> FlowRun:
     modes = {configured.storer_name: str(configured.storer_mode)}
     modes.update({name: str(step.mode) for name, step in configured.steps.items()})
@@ -214,6 +220,7 @@ def _queue(
         scheduled_for=scheduled_for,
         purpose=purpose,
         applies_plan=applies_plan,
+        overrides=dict(overrides or {}),
         **(_held_fields() if execute == "here" else {}),
     )
     for _attempt in range(START_ATTEMPTS):

@@ -34,6 +34,7 @@ from adminflow import (
     AdminRecordStep,
     AdminUpdateStep,
     DropGuard,
+    ExistingFile,
     Intent,
     register_step,
 )
@@ -72,7 +73,11 @@ class ImportRoster(AdminRecordStep[Student]):
         "add new students, mark missing ones dropped, re-enrol returning ones."
     )
     config_types = [
-        ("path", str, "the roster CSV; a relative path is taken from the working directory"),
+        (
+            "path",
+            ExistingFile,
+            "the roster CSV; a relative path is taken from the working directory",
+        ),
         DropGuard.config,
         (
             "skip_malformed_rows",

@@ -26,6 +26,7 @@ def admin_pages(flow: Flow) -> list[str]:
         url("flow_changelist"),
         f"{url('flow_changelist')}?{urlencode({'q': flow.name})}",
         url("flow_change", flow.pk),
+        url("flow_run", flow.pk),
         url("flow_history", flow.pk),
         url("flowrun_changelist"),
         f"{url('flowrun_changelist')}?flow__id__exact={flow.pk}&status__exact=failed",

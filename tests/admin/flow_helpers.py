@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.contrib.messages import get_messages
@@ -9,9 +10,9 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from adminflow import AdminFlow, AdminPropagateStep, Secret
+from adminflow import AdminFlow, AdminPropagateStep, AdminRecordStep, ExistingFile, Secret
 from adminflow.models import Flow
-from tests.testapp.steps import AddNumbers, Double, Numbers
+from tests.testapp.steps import AddNumbers, Double, Increment, Number, Numbers
 
 SECRET = "s3cr3t-token-value"
 
@@ -82,3 +83,25 @@ SPEC = {
         },
     ],
 }
+
+
+class ReadNumbers(AdminRecordStep):
+    """A record step that reads its numbers from a file, one a line: the roster export's shape."""
+
+    description = "Add the numbers listed in a file."
+    config_types = [("path", ExistingFile, "the file of numbers, one a line")]
+
+    def new_records(self, curr_records, logger, set_metadata, debug=False):
+        with open(self.configs.path) as numbers:
+            values = [int(line) for line in numbers if line.strip()]
+        logger(f"{os.path.basename(self.configs.path)}: {len(values)} numbers read")
+        return [*curr_records, *(Number(value) for value in values)]
+
+
+def file_flow(name: str = "from-file") -> AdminFlow:
+    """Return a flow whose record step reads a file, with a secret and a typed update step."""
+    flow = AdminFlow(name, "Numbers read from a file.", Numbers, "numbers")
+    flow.add_record_step("read", ReadNumbers)
+    flow.add_update_step("increment", Increment)
+    flow.add_propagate_step("notify", Notify)
+    return flow

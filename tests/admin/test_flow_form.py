@@ -6,6 +6,7 @@ import html
 import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,7 +139,8 @@ def test_each_config_problem_is_shown_at_its_key_and_line_and_nothing_is_saved(
     response = save(editor, numbers, config=config)
 
     assert response.status_code == 200
-    assert sorted(errors_of(response, "config")) == sorted(
+    # In the order of their lines, as the YAML is read (the engine finds them otherwise).
+    assert errors_of(response, "config") == (
         [
             "<code>num_threads</code> (line 1): expected int, got str &#x27;two&#x27;",
             "<code>add.numbers</code> (line 3): item 1: expected int, got str &#x27;x&#x27;",
@@ -561,3 +563,47 @@ def test_the_page_shows_the_schedule_and_its_runs_on_the_sites_clock(
     assert f'<a href="/admin/adminflow/flowrun/{run.pk}/change/">2024-06-01 14:00 CEST</a>' in page
     assert 'name="notify_emails"' in page
     assert 'name="notify_on_success"' in page
+
+
+def test_a_roster_path_that_names_no_file_is_refused_at_save_at_its_key(editor: Client) -> None:
+    row = get_flow_row("roster-sync")
+    before = dict(row.config)
+    config = (
+        "import-roster:\n"
+        "  path: exports/week9.csv\n"  # line 2
+        "assign-groups:\n"
+        "  group_size: 0\n"  # line 4: refused by the step's own check, in its own words
+    )
+
+    response = save(editor, row, config=config)
+
+    assert errors_of(response, "config") == [
+        "<code>import-roster.path</code> (line 2): no file at &#x27;exports/week9.csv&#x27; "
+        f"(relative to {Path.cwd()})",
+        "<code>assign-groups</code> (line 3): group_size must be at least 1, got 0",
+    ]
+    row.refresh_from_db()
+    assert row.config == before
+
+
+def test_schedule_on_is_not_ticked_when_there_is_no_schedule(editor: Client) -> None:
+    unscheduled = get_flow_row("numbers")
+    scheduled = get_flow_row("numbers-debuggable")
+    scheduled.schedule = "0 9 * * 1"
+    scheduled.save()
+
+    def ticked(row: Flow) -> bool:
+        page = editor.get(change_url(row)).content.decode()
+        (box,) = re.findall(r'<input[^>]*name="schedule_enabled"[^>]*>', page)
+        return "checked" in box
+
+    assert not ticked(unscheduled)
+    assert ticked(scheduled)
+
+
+def test_the_yaml_boxes_do_not_wrap_and_get_line_numbers(editor: Client, numbers: Flow) -> None:
+    page = editor.get(change_url(numbers)).content.decode()
+
+    (box,) = re.findall(r'<textarea name="config"[^>]*>', page)
+    assert 'wrap="off"' in box
+    assert "adminflow/flow_form.js" in page

@@ -160,13 +160,34 @@ def test_status_class(status: str | None, expected: str) -> None:
     assert status_class(status) == expected
 
 
-def test_long_names_are_shortened_on_the_node_and_whole_in_its_tooltip() -> None:
-    name = "check-the-github-usernames-of-every-student"
+def shown_lines(node) -> list[str]:
+    return [line.text for line in node.find(f"{SVG}text").iter(f"{SVG}tspan")]
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("remind-missing-usernames", ["remind-missing-", "usernames"]),
+        ("check-usernames", ["check-usernames"]),
+        ("github_onboarding.invite", ["github_onboarding.", "invite"]),
+        ("a" * 30, ["a" * 22, "a" * 8]),
+    ],
+)
+def test_a_long_name_is_shown_whole_over_two_lines(name: str, lines: list[str]) -> None:
+    root = parse(flow_graph_svg([GraphStep(name, "update", status="succeeded")]))
+
+    node = nodes(root)[name]
+    assert shown_lines(node) == lines
+    assert node.find(f"{SVG}text[@class='node-status']").text == "succeeded"
+
+
+def test_a_name_too_long_for_two_lines_ends_in_an_ellipsis_and_is_whole_in_its_tooltip() -> None:
+    name = "check-the-github-usernames-of-every-student-in-every-section"
 
     root = parse(flow_graph_svg([GraphStep(name, "update")]))
 
     node = nodes(root)[name]
-    assert node.find(f"{SVG}text").text.endswith("…")
+    assert shown_lines(node) == ["check-the-github-", "usernames-of-every-st…"]
     assert name in node.find(f"{SVG}title").text
 
 

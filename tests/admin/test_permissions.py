@@ -144,6 +144,22 @@ def new_flow_form(world: World) -> dict[str, Any]:
     return {"name": "added", "description": "", "enabled": "on", "config": "", "spec": spec}
 
 
+def run_now(world: World) -> dict[str, Any]:
+    return {"_run_now": "1"}
+
+
+def run_options(world: World) -> dict[str, Any]:
+    """The run page's form as it comes, in debug mode."""
+    steps = ("add", "double", "increment", "total")
+    return {
+        "debug": "on",
+        "num_threads": "2",
+        "numbers-mode": "include",
+        **{f"{step}-mode": "include" for step in steps},
+        "add.numbers": "[1, 2, 3]",
+    }
+
+
 def yes(world: World) -> dict[str, Any]:
     return {"post": "yes"}
 
@@ -224,6 +240,21 @@ CASES = [
             changes=True,
         )
         for name in ("run_selected_flows", "debug_run_selected_flows")
+    ),
+    # A flow's run page: options (GET), run with options or run now (POST).
+    Case("flow_run", flow, grants=("view_flow", "run_flow"), lacking=(frozenset({"run_flow"}),)),
+    *(
+        Case(
+            "flow_run",
+            flow,
+            method="post",
+            data=data,
+            grants=("view_flow", "run_flow"),
+            lacking=(frozenset({"run_flow"}), VIEW_FLOW),
+            served=302,
+            changes=True,
+        )
+        for data in (run_now, run_options)
     ),
     Case(
         "flow_changelist",

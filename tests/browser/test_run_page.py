@@ -26,7 +26,7 @@ from tests.admin.run_helpers import add_lines, add_many_lines
 from tests.factories import RunningFlowRunFactory
 from tests.run_helpers import step_statuses
 
-from .conftest import PASSWORD
+from .pages import HEIGHT, WIDTH, log_in, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -34,20 +34,6 @@ WORKER_MS = 15_000
 """How long to wait for something the worker does (start, log, finish); the page polls every 2 s."""
 
 SCRIPT = "<script>window.__pwned = 1</script>"
-
-SHOTS = Path("/tmp/shots")
-"""Where the tests leave screenshots of the run page, for people to look at."""
-WIDTH, HEIGHT = 1280, 900
-
-
-def log_in(page: Page, base_url: str, user: User, next_url: str) -> None:
-    """Log ``user`` in through the admin's login page, landing on ``next_url``."""
-    page.goto(f"{base_url}{reverse('admin:login')}?next={next_url}")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#user-tools")).to_contain_text(user.username)
-    expect(page).to_have_url(f"{base_url}{next_url}")
 
 
 def run_status(page: Page) -> Locator:
@@ -84,11 +70,6 @@ def log_shows_its_last_line(page: Page) -> bool:
     return page.locator("[data-log-lines]").evaluate(
         "log => log.scrollTop + log.clientHeight >= log.scrollHeight - 4"
     )
-
-
-def screenshot(page: Page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
 
 def test_a_flow_run_from_the_changelist_is_followed_live_until_it_succeeds(

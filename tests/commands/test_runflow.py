@@ -403,8 +403,23 @@ def test_describe_prints_a_yaml_template_of_the_config(greeter):
     assert "  # (int, default 1) how often\n  times: 1\n" in out
     template = yaml.safe_load(out)
     assert template["greet-mode"] == "include"
-    assert template["greet"] == {"greeting": None, "times": 1}
+    assert template["greet"] == {"greeting": "<fill in: str>", "times": 1}
     assert not FlowRun.objects.exists()
+
+
+def test_the_described_template_fails_validate_only_on_its_placeholders(greeter, tmp_path):
+    template, _, _ = runflow("greeter", "--describe")
+    path = write(tmp_path / "template.yaml", template)
+
+    _out, err, code = runflow("greeter", "--validate", "--config", path)
+
+    assert code == 2
+    assert err == (
+        "CommandError: flow 'greeter': greet.greeting: still the template's placeholder: "
+        f"fill in (str) what to say\n(config read from {path})\n"
+    )
+    write(tmp_path / "template.yaml", template.replace("'<fill in: str>'", "hi"))
+    assert "OK:" in runflow("greeter", "--validate", "--config", path)[0]
 
 
 def test_list_shows_every_flow_with_its_last_run_in_one_query(
@@ -587,3 +602,17 @@ def test_ctrl_c_cancels_the_run_cleanly_and_exits_1(site_env):
     assert listing.returncode == 0, listing.stderr
     listed = {line.split()[0]: line.split()[1:4] for line in listing.stdout.splitlines()}
     assert listed["wait-for-stdin"] == ["yes", "#1", "cancelled"]
+
+
+def test_validate_refuses_a_roster_path_that_names_no_file(tmp_path):
+    config = "import-roster: {path: exports/week9.csv}\n"
+    path = write(tmp_path / "sync.yaml", config)
+
+    _out, err, code = runflow("roster-sync", "--validate", "--config", path)
+
+    assert code == 2
+    assert err.startswith(
+        "CommandError: flow 'roster-sync': import-roster.path: no file at 'exports/week9.csv' "
+        f"(relative to {Path.cwd()})\n"
+    )
+    assert not FlowRun.objects.exists()

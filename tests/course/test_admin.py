@@ -242,3 +242,16 @@ def test_the_student_admin_keys_history_by_the_roster_storer_s_key_field():
 
     assert student_admin.get_record_key_field() is Student._meta.get_field("netid")
     assert student_admin.check() == []
+
+
+@pytest.mark.urls("courseadmin.urls")
+def test_view_site_opens_the_course_roster(staff_user):
+    client = staff_client("course.view_student")
+
+    index = client.get(reverse("admin:index"))
+    response = client.get("/")
+
+    assert '<a href="/">View site</a>' in index.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:course_student_changelist")
+    assert client.get(response["Location"]).status_code == 200

@@ -296,11 +296,14 @@ def test_a_header_only_roster_for_an_empty_course_changes_nothing(sections, writ
     ("values", "problem"),
     [
         ({"max_drop_share": 1.5}, "max_drop_share must be between 0 and 1, got 1.5"),
-        ({"path": "  "}, "path must name the roster CSV file"),
+        ({"path": "  "}, "import-roster.path: expected the path of a file, got an empty string"),
+        ({"path": "missing.csv"}, r"import-roster.path: no file at 'missing.csv' \(relative to "),
     ],
 )
-def test_a_bad_import_config_is_refused_before_any_run_is_recorded(sections, values, problem):
+def test_a_bad_import_config_is_refused_before_any_run_is_recorded(
+    sections, write_roster, values, problem
+):
     with pytest.raises(FlowConfigError, match=problem):
-        run("roster-sync", sync_config("roster.csv", import_roster=values))
+        run("roster-sync", sync_config(write_roster([]), import_roster=values))
 
     assert FlowRun.objects.count() == 0

@@ -84,7 +84,7 @@ def test_d_writes_a_config_template_that_v_then_judges(tmp_path):
 
     refused = script("-v", str(template), cwd=tmp_path)
     assert refused.returncode == 2
-    assert "get-tags.lab: expected str, got NoneType None" in refused.stderr
+    assert "get-tags.lab: still the template's placeholder: fill in (str)" in refused.stderr
     assert f"(config read from {template})" in refused.stderr
 
 

@@ -360,7 +360,9 @@ def test_validate_returning_false_refuses_the_config(flow):
     )
 
     flow.config({"limited": {"limit": 5}})
-    with pytest.raises(FlowConfigError, match="limited: validate"):
+    with pytest.raises(
+        FlowConfigError, match="limited: these values were refused by the section's own checks"
+    ):
         flow.config({"limited": {"limit": 500}})
 
 
@@ -519,15 +521,15 @@ def emit_flow(storer) -> AdminFlow:
     return flow
 
 
-def test_emit_config_is_yaml_with_comments_and_required_keys_left_empty(storer):
+def test_emit_config_is_yaml_with_comments_and_placeholders_for_required_keys(storer):
     text = emit_flow(storer).emit_config()
     loaded = yaml.safe_load(text)
 
     assert text.startswith("# roster: sync the roster")
     assert "# (str) GitHub org" in text
     assert "# typed (update step): every type" in text
-    assert loaded["typed"]["org"] is None
-    assert loaded["typed"]["token"] is None
+    assert loaded["typed"]["org"] == "<fill in: str>"
+    assert loaded["typed"]["token"] == "<fill in: secret>"
     assert loaded["typed-mode"] == "include"
     assert loaded["students-mode"] == "include"
     assert loaded["num_threads"] == 4
@@ -593,7 +595,7 @@ def test_emit_config_survives_multi_line_descriptions(storer):
         "students-mode": "include",
         "students": {},
         "step-mode": "include",
-        "step": {"org": None},
+        "step": {"org": "<fill in: str>"},
     }
 
 

@@ -95,7 +95,7 @@ def test_the_config_template_leaves_the_secret_out_and_works_once_filled_in(repo
 
     assert TOKEN not in template
     assert "  # token: null  # left out: its default" in template
-    filled = load_yaml(template.replace("org: null", "org: cs101-fall"))
+    filled = load_yaml(template.replace("org: '<fill in: str>'", "org: cs101-fall"))
     assert repos.with_config(filled).snapshot["create-repos"]["token"] == "********"
 
 

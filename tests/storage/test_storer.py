@@ -549,7 +549,7 @@ def test_a_storer_that_does_not_say_what_its_records_are_is_refused(attributes, 
     flow = AdminFlow("broken", "a flow with a broken storer", broken, "roster")
     with pytest.raises(FlowConfigError) as excinfo:
         flow.with_config({})
-    assert str(excinfo.value) == f"flow 'broken': roster: validate() refused the config: {message}"
+    assert str(excinfo.value) == f"flow 'broken': roster: {message}"
 
 
 def test_get_queryset_of_another_model_is_refused():
