@@ -32,6 +32,7 @@ from .metadata import MetadataStore
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
 from .steps import StepKind
+from .tracing import RecordTrace
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
@@ -106,11 +107,23 @@ class FlowExecution:
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
+        self.trace = RecordTrace.of(
+            plan.storer,
+            diff_fields=plan.trace_records,
+            redact=lambda text: redact(text, plan.secrets),
+        )
 
     def emit_log(self, source: str | None, level: int, message: str) -> str:
         """Send a log line to the observers, secrets masked; return it as they got it."""
         line = redact(message, self.plan.secrets)
-        self.observer.log(self.flow, source, level, line)
+        if self.trace is None:
+            self.observer.log(self.flow, source, level, line)
+            return line
+        token = self.trace.reporting(self.trace.line_record(source, line))
+        try:
+            self.observer.log(self.flow, source, level, line)
+        finally:
+            self.trace.reported(token)
         return line
 
     def run(self) -> RunResult:
@@ -150,6 +163,8 @@ class FlowExecution:
             self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
             return
         self.result.records_in = len(self.records)
+        if self.trace is not None:
+            self.trace.loaded(self.records)
         with ThreadedExecutor(self.plan.num_threads, thread_name_prefix=self.flow) as executor:
             for kind in StepKind:
                 # Returning before the propagate phase stores nothing: nothing outside changed.
@@ -169,7 +184,10 @@ class FlowExecution:
             # would be made, and the record list copied, for nothing.
             return
         if kind is not StepKind.RECORD:
-            self.locked_records = [(record, threading.Lock()) for record in self.records]
+            if self.trace is not None and self.trace.diff_fields:
+                self.locked_records = self.trace.locked(self.records)
+            else:
+                self.locked_records = [(record, threading.Lock()) for record in self.records]
         executor.run_graph(
             graph,
             self.run_step,
@@ -185,6 +203,8 @@ class FlowExecution:
         result.status = StepStatus.RUNNING
         result.started_at = _now()
         self.observer.step_started(self.flow, result)
+        if self.trace is not None:
+            self.trace.step_started(name)
         started = perf_counter()
         watch = None
         if result.time_limit is not None:
@@ -202,6 +222,8 @@ class FlowExecution:
             self.record_failure(result, *failure)
         result.duration = perf_counter() - started
         result.finished_at = _now()
+        if self.trace is not None and (effects := self.trace.step_ended(name)):
+            self.observer.step_records(self.flow, result, effects)
         self.observer.step_finished(self.flow, result)
         return result.status is StepStatus.SUCCEEDED
 
@@ -288,12 +310,15 @@ class FlowExecution:
             "debug": step.mode is StepMode.DEBUG,
         }
         if step.entry.kind is StepKind.RECORD:
+            before = self.trace.before_record_step(self.records) if self.trace else None
             records = step.entry.call.call(step.instance, self.records, arguments)
             if not isinstance(records, list):
                 raise StepContractError(
                     f"record step '{name}' returned {type(records).__name__}; "
                     "new_records must return the list of records"
                 )
+            if self.trace is not None and before is not None:
+                self.trace.after_record_step(before, records)
             self.records = records
         else:
             step.entry.call.call(step.instance, self.locked_records, arguments)

@@ -50,7 +50,7 @@ from ..engine import (
 from ..models import ONE_ACTIVE_RUN, ConfigSource, Flow, FlowRun
 from ..reconnect import retried_if_lost
 from ..states import RESUMABLE, FlowRunStatus, IllegalTransition, StepRunStatus, Trigger
-from ..storage import bind_storer
+from ..storage import audit_collection, bind_storer
 from .config import (
     build_flow,
     config_of_run,
@@ -308,7 +308,7 @@ def _run_recorded(
     limits = {name: step.time_limit for name, step in configured.steps.items()}
     steps = save_step_rows(step_row_values(run, entries, limits))
     bind_storer(configured, run)  # a DjangoRecordStorer writes its audit rows for this run
-    with RunRecorder(run, steps, cancel_event) as recorder:
+    with RunRecorder(run, steps, cancel_event, audit_collection(configured)) as recorder:
         return configured.run(
             observers=[recorder, *observers],
             cancel_event=cancel_event,
