@@ -82,8 +82,13 @@ class RunFilter(admin.SimpleListFilter):
     parameter_name = "run"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        run = named_run(request, self.value())
-        return [(str(run.pk), str(run))] if run is not None else []
+        # A filter without choices is dropped by the changelist, unapplied: a run that
+        # does not exist (or a malformed id) must still filter, to nothing.
+        value = self.value()
+        if value is None:
+            return []
+        run = named_run(request, value)
+        return [(value, str(run) if run is not None else _("no run #%s") % value)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()

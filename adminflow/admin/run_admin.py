@@ -280,11 +280,14 @@ class FlowRunAdmin(admin.ModelAdmin):
         changes = Paginator(run.record_changes.order_by("id"), CHANGES_PAGE_SIZE).get_page(
             query.get("changes_page")
         )
+        may_view_changes = self._may_view_changes(request)
         return {
             "opts": self.opts,
             "run": run,
             "flow_url": self._admin_url(Flow, "change", run.flow_id),
-            "record_history_url": self._admin_url(RecordChange, "changelist"),
+            "record_history_url": self._admin_url(RecordChange, "changelist")
+            if may_view_changes
+            else None,
             "status_badge": status_badge(run.status),
             "duration": format_duration(run.duration),
             "resumed_by": list(run.resumes.order_by("pk").values_list("pk", flat=True)[:20]),
@@ -298,9 +301,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "changes": changes,
             "change_rows": [change_row(change) for change in changes],
             "changes_links": self._changes_links(query, changes),
-            "change_summary": change_summary(
-                self.admin_site, run, may_view=self._may_view_changes(request)
-            ),
+            "change_summary": change_summary(self.admin_site, run, may_view=may_view_changes),
             "grid_url": self._run_url(run, "grid"),
             "buttons": self._buttons(request, run),
         }

@@ -273,6 +273,8 @@ class RunRecorder(FlowObserver):
         # Written now, by the thread about to store: on SQLite the store's transaction
         # would keep the side thread from writing them until it ends.
         self.write_steps()
+        with self._flush_lock:
+            self.write_effects()
 
     def _note_step(
         self,
@@ -390,18 +392,27 @@ class RunRecorder(FlowObserver):
             with self._lock:
                 count = len(self._buffer) if count is None else count
                 batch, self._buffer = self._buffer[:count], self._buffer[count:]
-                effects, self._effects = self._effects, []
             if batch:
                 retried_if_lost(
                     lambda: insert_rows(RunLog, LOG_FIELDS, batch, self.batch_size), RunLog
                 )
-            if effects:
-                self._write_effects(effects)
+            self.write_effects()
 
-    def _write_effects(self, effects: list[tuple[Any, ...]]) -> None:
-        retried_if_lost(
-            lambda: insert_rows(StepEffect, EFFECT_FIELDS, effects, self.batch_size), StepEffect
-        )
+    def write_effects(self) -> None:
+        """Write the step effects noted so far; keep them for the next write if it fails."""
+        with self._lock:
+            effects, self._effects = self._effects, []
+        if not effects:
+            return
+        try:
+            retried_if_lost(
+                lambda: insert_rows(StepEffect, EFFECT_FIELDS, effects, self.batch_size),
+                StepEffect,
+            )
+        except BaseException:
+            with self._lock:
+                self._effects[:0] = effects
+            raise
 
     def _side_loop(self) -> None:
         next_beat = monotonic() + self.heartbeat_interval
