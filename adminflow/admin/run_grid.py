@@ -130,7 +130,7 @@ def grid_view(model_admin: FlowRunAdmin, request: HttpRequest, object_id: str) -
     site = model_admin.admin_site
     context = {
         **site.each_context(request),
-        "title": f"{run}: records x steps",
+        "title": f"{run}: what each step did to each record",
         "subtitle": None,
         "opts": model_admin.opts,
         "run": run,

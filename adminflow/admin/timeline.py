@@ -17,6 +17,7 @@ and one more list on it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,23 @@ class FieldChange:
     name: str
     before: Any
     after: Any
+
+    @property
+    def before_text(self) -> str:
+        return shown(self.before)
+
+    @property
+    def after_text(self) -> str:
+        return shown(self.after)
+
+
+def shown(value: Any) -> str:
+    """Return a field's stored value as staff read it: "—" for none, "(blank)" for empty text."""
+    if value is None:
+        return "—"
+    if value == "":
+        return "(blank)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @dataclass
