@@ -32,6 +32,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from ..models import FlowRun, RecordChange
+from .change_list import runs_visible_to
 from .display import admin_url, change_link, status_badge
 from .registered_storers import record_key_field
 from .run_page import ChangeRow, change_row
@@ -101,7 +102,8 @@ def history_of(
     A run, or the list of every change, is linked only for a user who may
     view it: a link the user would only be refused at is no link.
     """
-    changes = RecordChange.objects.filter(collection=collection, key=key)
+    visible = runs_visible_to(request, admin_site).order_by().values("pk")
+    changes = RecordChange.objects.filter(collection=collection, key=key, run__in=visible)
     latest = list(changes.select_related("run__flow").order_by("-id")[: HISTORY_LIMIT + 1])
     link_runs = may_view(request, admin_site, FlowRun)
     entries = [
