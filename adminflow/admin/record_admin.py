@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -148,7 +149,10 @@ class RecordChangeAdmin(ReadOnlyAdmin):
         """Stream the changes the list shows with the same filters and search, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changes = self.get_changelist_instance(request).get_queryset(request)
+        try:
+            changes = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters as exc:
+            return HttpResponseBadRequest(f"The changes cannot be filtered so: {exc}")
         response = StreamingHttpResponse(csv_lines(changes), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="record-changes.csv"'
         return response

@@ -190,6 +190,15 @@ def test_the_export_is_the_filtered_list_as_csv(staff):
     assert len(exported(staff, export_url(run=run.pk))) == 10
 
 
+def test_an_export_filtered_by_an_unknown_field_of_the_list_is_refused(staff):
+    changed_run(3)
+
+    response = staff.get(export_url(nonsense__exact="1"))
+
+    assert response.status_code == 400
+    assert "cannot be filtered" in response.content.decode()
+
+
 def test_the_changes_list_links_to_its_export_with_its_filters(staff):
     run = changed_run(3)
 
