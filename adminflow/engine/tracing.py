@@ -21,7 +21,11 @@ cost kept small, because a run of 20,000 records must not slow down for it:
   record only while holding its lock, which the step contract asks of them
   anyway; an exception raised while a step holds a record's lock is kept as
   that record's error. It costs one snapshot and one comparison per lock
-  taken, so it is off by default.
+  taken (a few microseconds: ``bench/record_tracing.py`` measures it), which
+  for steps that do little per record is several times their own time, so
+  it is off by default. A run's recording (``bench/recorded_run.py``) pays
+  nothing for it when the storer cannot name records, and otherwise only
+  for the lines and the effects it writes.
 
 A step that starts threads of its own is not followed into them: what those
 threads change is not attributed to a step. The engine imports no Django;
@@ -190,11 +194,15 @@ class RecordTrace:
         return [(record, TracedLock(self, record)) for record in records]
 
     def released(self, lock: TracedLock, error: BaseException | None) -> None:
+        before = lock.before
+        changed = before is not None and before != (now := self.values_of(lock.record))
+        if not (changed or error is not None):
+            return  # the common case: a step looked and changed nothing
         key = self.key_of(lock.record)
         if key is None:
             return
-        if lock.before is not None:
-            self._note_fields(key, lock.before, self.values_of(lock.record))
+        if changed:
+            self._note_fields(key, before, now)
         if error is not None:
             cell = self._cell(str(key))
             if cell is not None:
