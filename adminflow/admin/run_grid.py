@@ -95,13 +95,17 @@ def run_grid(run: FlowRun, *, every_record: bool, page_number: Any) -> Grid:
     """Return one page of the run's grid; ``every_record`` adds the rows with nothing."""
     steps = list(run.steps.order_by("position"))
     collection = run_collection(run)
-    keys = StepEffect.objects.filter(run=run).order_by().values_list("key")
-    keys = keys.union(RecordChange.objects.filter(run=run).order_by().values_list("key"))
+    sources = [
+        model.objects.filter(run=run).order_by().values_list("key")
+        for model in (StepEffect, RecordChange)
+    ]
     if every_record and collection:
         current = current_keys(collection)
         if current is not None:
-            keys = keys.union(current)
-    page = Paginator(keys.order_by("key"), GRID_PAGE_SIZE).get_page(page_number)
+            sources.append(current)
+    # One UNION of all of them: a UNION nested in another is refused by some databases.
+    keys = sources[0].union(*sources[1:]).order_by("key")
+    page = Paginator(keys, GRID_PAGE_SIZE).get_page(page_number)
     page_keys = [key for (key,) in page.object_list]
     effects = {
         (effect.key, effect.step): effect

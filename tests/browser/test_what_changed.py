@@ -43,7 +43,6 @@ WEEKS = [
 def weeks(transactional_db, tmp_path, settings) -> list[FlowRun]:
     """Run three weeks of roster-sync; return the runs."""
     settings.COURSE_STAFF_EMAILS = ["head-ta@example.edu"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     for code in ("S01", "S02"):
         SectionFactory(code=code)
     runs = []
