@@ -48,6 +48,7 @@ PERMISSIONS = [
     "adminflow.view_flowrun",
     "adminflow.cancel_flowrun",
     "adminflow.rerun_flowrun",
+    "adminflow.view_recordchange",
 ]
 WORKER_STOP_SECONDS = 5
 ARTIFACTS = "ADMINFLOW_TEST_ARTIFACTS"
@@ -103,7 +104,8 @@ def page(monkeypatch, request) -> Iterator[Page]:
 
 @pytest.fixture
 def staff(db) -> User:
-    """Return a staff user, with a password, who may view and run flows, cancel and re-run runs."""
+    """Return a staff user, with a password, who may view and run flows, cancel and re-run
+    runs, and view what runs changed."""
     user = StaffUserFactory(permissions=PERMISSIONS)
     user.set_password(PASSWORD)
     user.save(update_fields=["password"])
