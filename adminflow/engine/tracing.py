@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -115,8 +115,9 @@ class RecordTrace:
 
     def loaded(self, records: Sequence[Any]) -> None:
         """Remember the keys of the records loaded, for log lines to be matched against."""
-        key_of = self.key_of
-        self.keys = {key for record in records if (key := key_of(record)) is not None}
+        self.keys = set(map(self.key_of, records))
+        self.keys.discard(None)
+        """The keys of the records as they are now: loaded, then after each record step."""
 
     # Steps
 
@@ -140,36 +141,33 @@ class RecordTrace:
             cell = cells[key] = RecordEffect(key)
         return cell
 
-    def before_record_step(self, records: Sequence[Any]) -> tuple[dict[Hashable, Any], Any]:
-        """Return what a record step's additions, removals and changes are found from."""
-        key_of = self.key_of
-        by_key = {key_of(record): record for record in records}
-        snapshot = None
-        if self.diff_fields:
-            values_of = self.values_of
-            snapshot = {key: values_of(record) for key, record in by_key.items()}
-        return by_key, snapshot
+    def before_record_step(self, records: Sequence[Any]) -> tuple[set[Any], Any]:
+        """Return what a record step's additions, removals and changes are found from: the
+        keys of ``records`` (known since the load or the last record step, no pass over
+        them) and, when fields are traced, a snapshot of each record's values."""
+        if not self.diff_fields:
+            return set(self.keys), None
+        key_of, values_of = self.key_of, self.values_of
+        snapshot = {key_of(record): values_of(record) for record in records}
+        return set(snapshot), snapshot
 
-    def after_record_step(
-        self, before: tuple[dict[Hashable, Any], Any], records: Sequence[Any]
-    ) -> None:
+    def after_record_step(self, before: tuple[set[Any], Any], records: Sequence[Any]) -> None:
         """Attribute to the running record step what it added, removed and changed."""
         was, snapshot = before
-        key_of = self.key_of
-        now = {key_of(record): record for record in records}
-        now.pop(None, None)  # a new record without its key yet cannot be named
-        for key in now.keys() - was.keys():
+        now = set(map(self.key_of, records))
+        now.discard(None)  # a new record without its key yet cannot be named
+        for key in now - was:
             self._set_action(key, "added")
-        for key in was.keys() - now.keys():
+        for key in was - now:
             if key is not None:
                 self._set_action(key, "removed")
         if snapshot is not None:
-            values_of = self.values_of
-            for key, record in now.items():
-                then = snapshot.get(key)
+            key_of, values_of = self.key_of, self.values_of
+            for record in records:
+                then = snapshot.get(key := key_of(record))
                 if then is not None:
                     self._note_fields(key, then, values_of(record))
-        self.keys = set(now)
+        self.keys = now
 
     def _set_action(self, key: Any, action: str) -> None:
         cell = self._cell(str(key))
