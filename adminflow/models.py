@@ -294,6 +294,14 @@ class FlowRun(models.Model):
     records_changed = models.PositiveIntegerField(null=True, blank=True)
     records_removed = models.PositiveIntegerField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    change_summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What the store changed, by kind (added, removed, returned, changed) and, for "
+            "changed records, by field: counted as the store wrote them."
+        ),
+    )
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     storer_report = models.TextField(
@@ -544,6 +552,13 @@ class RunLog(models.Model):
     level = models.PositiveSmallIntegerField(default=20)
     message = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+    record_key = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",  # rows written by SQL that predates it (a site's own, bulk loads)
+        help_text=_("The record the line is about, when the run could tell (a traced run)."),
+    )
 
     class Meta:
         ordering = ["run", "id"]
@@ -551,6 +566,12 @@ class RunLog(models.Model):
             models.Index(fields=["run", "level"], name="adminflow_log_run_level"),
             # The admin pages a run's log by id (keyset), never by OFFSET.
             models.Index(fields=["run", "id"], name="adminflow_log_run_id"),
+            # A record's timeline finds its lines; most lines name no record.
+            models.Index(
+                fields=["record_key", "run"],
+                name="adminflow_log_record",
+                condition=~Q(record_key=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -584,6 +605,19 @@ class RecordChangeQuerySet(models.QuerySet["RecordChange"]):
         return self.filter(visible_condition(user, "run__flow_id"))
 
 
+class ChangeKind(models.TextChoices):
+    """What a record change means to staff, which its store action alone does not say."""
+
+    ADDED = "added", _("Added")
+    """A record new to the collection."""
+    REMOVED = "removed", _("Removed")
+    """Deleted, or (for a storer that declares an enrolment field) no longer enrolled."""
+    RETURNED = "returned", _("Re-enrolled")
+    """Added back after an earlier run removed it, or enrolled again."""
+    CHANGED = "changed", _("Changed")
+    """Any other change of a record's fields."""
+
+
 class RecordChange(models.Model):
     """What one run did to one record: the audit trail of the store."""
 
@@ -596,6 +630,14 @@ class RecordChange(models.Model):
     collection = models.CharField(max_length=200, help_text=_("Collection or model label."))
     key = models.CharField(max_length=255)
     action = models.CharField(max_length=16, choices=Action.choices)
+    kind = models.CharField(
+        max_length=16,
+        choices=ChangeKind.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("What the change means; blank on changes stored before kinds were kept."),
+    )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
 
@@ -603,10 +645,45 @@ class RecordChange(models.Model):
 
     class Meta:
         ordering = ["run", "id"]
-        indexes = [models.Index(fields=["collection", "key"], name="adminflow_change_record")]
+        indexes = [
+            models.Index(fields=["collection", "key"], name="adminflow_change_record"),
+            models.Index(fields=["run", "kind"], name="adminflow_change_run_kind"),
+            models.Index(fields=["run", "key"], name="adminflow_change_run_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.collection}/{self.key}"
+
+
+class StepEffect(models.Model):
+    """What one step of one run did to one record: a cell of the run's record x step grid.
+
+    Written while the run executes (see :mod:`adminflow.engine.tracing`): a
+    record step's additions and removals and the lines a step logged about a
+    record always; the fields each step changed, and errors raised while a
+    step held a record, when the flow traces records.
+    """
+
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="step_effects")
+    step = models.CharField(max_length=200)
+    collection = models.CharField(max_length=200, help_text=_("Collection or model label."))
+    key = models.CharField(max_length=255)
+    action = models.CharField(
+        max_length=16, blank=True, help_text=_("added, removed, changed, or blank: only logged.")
+    )
+    fields = models.JSONField(default=list, blank=True, help_text=_("The fields it changed."))
+    error = models.TextField(blank=True)
+    lines = models.PositiveIntegerField(default=0, help_text=_("Log lines about the record."))
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [
+            models.Index(fields=["run", "key"], name="adminflow_effect_run_key"),
+            models.Index(fields=["collection", "key"], name="adminflow_effect_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step}: {self.action or 'logged'} {self.collection}/{self.key}"
 
 
 class Worker(models.Model):

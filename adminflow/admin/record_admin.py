@@ -17,16 +17,29 @@ import json
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..models import FlowRun, Record, RecordChange
-from .display import change_link
+from .change_list import (
+    FieldFilter,
+    KindFilter,
+    RunFilter,
+    changed_fields,
+    csv_lines,
+)
+from .display import admin_url, change_link
 from .record_history import RecordHistoryBase, changes_url
 from .registered_storers import typed_storer_registered
+from .run_page import parse_id
+from .timeline import timeline_of, timeline_url
 
 TYPED_RECORDS_ATTR = "_adminflow_keeps_typed_records"
 """Where a request remembers whether the site keeps typed records: the index asks twice."""
@@ -34,7 +47,7 @@ TYPED_RECORDS_ATTR = "_adminflow_keeps_typed_records"
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     class Media:
-        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css"]}
+        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -90,23 +103,106 @@ class RecordAdmin(RecordHistoryBase, ReadOnlyAdmin):
 
 
 class RecordChangeAdmin(ReadOnlyAdmin):
-    list_display = ["id", "run_link", "action", "collection", "key"]
-    list_filter = ["action", "collection"]
+    list_display = ["id", "run_link", "kind_label", "collection", "key_link", "fields_changed"]
+    list_filter = [RunFilter, KindFilter, FieldFilter, "action", "collection"]
     list_select_related = ["run__flow"]
     search_fields = ["key"]
     search_help_text = _("Search by key.")
     show_full_result_count = False
     ordering = ["-id"]
-    fields = ["run_link", "action", "collection", "record_history", "pretty_before", "pretty_after"]
+    fields = [
+        "run_link",
+        "action",
+        "kind",
+        "collection",
+        "record_history",
+        "pretty_before",
+        "pretty_after",
+    ]
     readonly_fields = fields
+    change_list_template = "admin/adminflow/recordchange/change_list.html"
+    timeline_template = "admin/adminflow/record/timeline.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecordChange]:
         # Only what runs of flows the user may see changed (adminflow.access).
         return super().get_queryset(request).visible_to(request.user).select_related("run__flow")
 
+    def get_urls(self) -> list[URLPattern]:
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        urls = [
+            path("export/", view(self.export_view), name=f"{info}_export"),
+            path("timeline/", view(self.timeline_view), name=f"{info}_timeline"),
+        ]
+        return urls + super().get_urls()
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        export = admin_url(self.admin_site, RecordChange, "export")
+        query = request.GET.urlencode()
+        context = {"export_url": f"{export}?{query}" if query else export, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """Stream the changes the list shows with the same filters and search, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changes = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters as exc:
+            return HttpResponseBadRequest(f"The changes cannot be filtered so: {exc}")
+        response = StreamingHttpResponse(csv_lines(changes), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="record-changes.csv"'
+        return response
+
+    def timeline_view(self, request: HttpRequest) -> HttpResponse:
+        """Show one record's timeline across runs: ``?collection=...&key=...``."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        collection, key = request.GET.get("collection"), request.GET.get("key")
+        if not collection or not key:
+            return HttpResponseBadRequest(
+                "A record's timeline needs its collection and key: "
+                "?collection=<collection or model label>&key=<key>"
+            )
+        request.current_app = self.admin_site.name
+        timeline = timeline_of(
+            request,
+            self.admin_site,
+            collection,
+            key,
+            before_run=parse_id(request.GET.get("before_run")),
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{collection} {key}",
+            "subtitle": None,
+            "opts": self.opts,
+            "timeline": timeline,
+            "changes_url": changes_url(self.admin_site, collection, key),
+            "media": self.media,
+        }
+        return TemplateResponse(request, self.timeline_template, context)
+
     @admin.display(description=_("run"), ordering="run")
     def run_link(self, change: RecordChange) -> SafeString:
         return self.link_to_run(change.run)
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, change: RecordChange) -> str:
+        return change.get_kind_display() or change.get_action_display()
+
+    @admin.display(description=_("key"), ordering="key")
+    def key_link(self, change: RecordChange) -> SafeString:
+        url = timeline_url(self.admin_site, change.collection, change.key)
+        if url is None:
+            return format_html("{}", change.key)
+        return format_html('<a href="{}" title="{}">{}</a>', url, _("Timeline"), change.key)
+
+    @admin.display(description=_("fields changed"))
+    def fields_changed(self, change: RecordChange) -> str:
+        return ", ".join(changed_fields(change))
 
     @admin.display(description=_("key"))
     def record_history(self, change: RecordChange) -> SafeString:

@@ -35,6 +35,7 @@ from ..models import FlowRun, RecordChange
 from .display import admin_url, change_link, status_badge
 from .registered_storers import record_key_field
 from .run_page import ChangeRow, change_row
+from .timeline import timeline_url
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -47,7 +48,7 @@ HISTORY_LIMIT = 50
 """Changes shown on a record's page, newest first; the rest are a link to the filtered
 changelist away, which pages them, so a record changed 10,000 times costs the same page."""
 
-HISTORY_CSS = ["adminflow/adminflow.css", "adminflow/run.css"]
+HISTORY_CSS = ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class RecordHistory:
     """Older changes exist than the entries show."""
     url: str | None
     """Every change of the record, on the record changes' changelist, if the user may view it."""
+    timeline_url: str | None = None
+    """The record's timeline across flows: runs, steps and log lines, if the user may view it."""
 
 
 def may_view(request: HttpRequest, admin_site: AdminSite, model: type[Model]) -> bool:
@@ -111,10 +114,11 @@ def history_of(
         )
         for change in latest[:HISTORY_LIMIT]
     ]
-    url = None
+    url = timeline = None
     if may_view(request, admin_site, RecordChange):
         url = changes_url(admin_site, collection, key)
-    return RecordHistory(entries, len(latest) > HISTORY_LIMIT, url)
+        timeline = timeline_url(admin_site, collection, key)
+    return RecordHistory(entries, len(latest) > HISTORY_LIMIT, url, timeline)
 
 
 class RecordHistoryBase(_AdminBase):

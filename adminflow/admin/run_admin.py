@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Flow, FlowRun, RecordChange, StepRun
 from ..states import RunPurpose
+from .change_summary import change_summary
 from .display import format_duration, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .list_filters import VisibleFlowFilter
@@ -49,6 +50,7 @@ from .run_actions import (
     resume_runs,
     resume_runs_with_flow_config,
 )
+from .run_grid import grid_view
 from .run_page import (
     CHANGES_PAGE_SIZE,
     LEVEL_CHOICES,
@@ -102,7 +104,7 @@ class FlowRunAdmin(admin.ModelAdmin):
     log_pager_template = "admin/adminflow/flowrun/includes/log_pager.html"
 
     class Media:
-        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css"]}
+        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]}
 
     # Permissions: read-only, plus one custom permission per action.
 
@@ -197,7 +199,12 @@ class FlowRunAdmin(admin.ModelAdmin):
                 "<path:object_id>/live/",
                 self.admin_site.admin_view(self.live_view),
                 name=f"{info}_live",
-            )
+            ),
+            path(
+                "<path:object_id>/grid/",
+                self.admin_site.admin_view(self.grid_view),
+                name=f"{info}_grid",
+            ),
         ]
         urls += [
             path(
@@ -270,6 +277,10 @@ class FlowRunAdmin(admin.ModelAdmin):
         )
         return JsonResponse(payload)
 
+    def grid_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Show the run's records x steps grid (:mod:`.run_grid`)."""
+        return grid_view(self, request, object_id)
+
     def run_action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         """Apply a run page button (POST only) and go back to the run, or to the new run."""
         if request.method != "POST":
@@ -307,11 +318,14 @@ class FlowRunAdmin(admin.ModelAdmin):
         changes = Paginator(run.record_changes.order_by("id"), CHANGES_PAGE_SIZE).get_page(
             query.get("changes_page")
         )
+        may_view_changes = self._may_view_changes(request)
         return {
             "opts": self.opts,
             "run": run,
             "flow_url": self._admin_url(Flow, "change", run.flow_id),
-            "record_history_url": self._admin_url(RecordChange, "changelist"),
+            "record_history_url": self._admin_url(RecordChange, "changelist")
+            if may_view_changes
+            else None,
             "status_badge": status_badge(run.status),
             "duration": format_duration(run.duration),
             "resumed_by": list(run.resumes.order_by("pk").values_list("pk", flat=True)[:20]),
@@ -326,9 +340,18 @@ class FlowRunAdmin(admin.ModelAdmin):
             "changes": changes,
             "change_rows": [change_row(change) for change in changes],
             "changes_links": self._changes_links(query, changes),
+            "change_summary": change_summary(self.admin_site, run, may_view=may_view_changes),
+            "grid_url": self._run_url(run, "grid"),
             "buttons": self._buttons(request, run),
             "plan_note": plan_note(self.admin_site, run),
         }
+
+    def _may_view_changes(self, request: HttpRequest) -> bool:
+        """Return whether the user may open the list of record changes on this site."""
+        site = self.admin_site
+        return site.is_registered(RecordChange) and site.get_model_admin(
+            RecordChange
+        ).has_view_permission(request)
 
     def _logs_context(
         self, request: HttpRequest, run: FlowRun, steps: list[StepRun]

@@ -345,6 +345,9 @@ class MetadataRow:
     text: str
     is_repr: bool
     """The value was not JSON: it was stored, and is shown, as its repr only."""
+    items: int | None = None
+    """For a list or a mapping (the NetIDs a step added, say): how many items it holds,
+    which the page shows, the items a click away."""
 
 
 def metadata_rows(metadata: Mapping[str, Any]) -> list[MetadataRow]:
@@ -352,6 +355,8 @@ def metadata_rows(metadata: Mapping[str, Any]) -> list[MetadataRow]:
     for name, value in metadata.items():
         if isinstance(value, dict) and set(value) == {REPR_KEY}:
             rows.append(MetadataRow(name, str(value[REPR_KEY]), True))
+        elif isinstance(value, list | dict):
+            rows.append(MetadataRow(name, _json_text(value), False, len(value)))
         else:
             rows.append(MetadataRow(name, _json_text(value), False))
     return rows

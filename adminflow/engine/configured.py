@@ -69,6 +69,8 @@ class ConfiguredFlow:
         self.name = flow.name
         self.description = flow.description
         self.storer_name = flow.record_storer_name
+        self.trace_records: bool = getattr(flow, "trace_records", False)
+        """Attribute each field change to the step that made it (adminflow.engine.tracing)."""
         # A storer that declares ``debug`` decides what a debug load and store mean.
         self.load_takes_debug = _takes_debug(storer.get_records)
         self.store_takes_debug = _takes_debug(storer.set_records)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .result import RunResult, StepResult
+    from .tracing import RecordEffect
 
 internal_logger = logging.getLogger("adminflow.engine")
 
@@ -39,6 +40,11 @@ class FlowObserver:
         Called from a timer thread, at most once per step, always before the
         step's ``step_finished``. A line saying the same is logged too.
         """
+
+    def step_records(self, flow: str, step: StepResult, effects: Sequence[RecordEffect]) -> None:
+        """A step that touched records ends: what it did to each (see
+        :mod:`adminflow.engine.tracing`). Called just before its ``step_finished``,
+        only for a run whose storer can name its records."""
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         """A step reached a final status, whether or not it ever started."""
@@ -81,6 +87,9 @@ class ObserverGroup(FlowObserver):
 
     def step_overdue(self, flow: str, step: StepResult) -> None:
         self._each("step_overdue", flow, step)
+
+    def step_records(self, flow: str, step: StepResult, effects: Sequence[RecordEffect]) -> None:
+        self._each("step_records", flow, step, effects)
 
     def step_finished(self, flow: str, step: StepResult) -> None:
         self._each("step_finished", flow, step)

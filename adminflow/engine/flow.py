@@ -69,6 +69,7 @@ class AdminFlow:
         record_storer_name: str = "records",
         *,
         default_config: Mapping[str, Any] | None = None,
+        trace_records: bool = False,
     ) -> None:
         problems = []
         if not isinstance(name, str) or not name.strip():
@@ -100,6 +101,9 @@ class AdminFlow:
         self.storer_fields = tuple(storer_fields)
         self.default_config: dict[str, Any] = dict(default_config or {})
         """The config ``run()`` uses when ``config()`` was never called."""
+        self.trace_records = bool(trace_records)
+        """Find which step changed which field of each record: it costs a snapshot of a
+        record each time a step takes its lock (see :mod:`adminflow.engine.tracing`)."""
         self._steps: dict[str, StepEntry] = {}
         self._configured: ConfiguredFlow | None = None
         self._output = OutputSettings()

@@ -182,7 +182,7 @@ class IntentsMixin:
         try:
             for intent in intents:
                 if intent.record is not None and not intent.key:
-                    intent.key = str(storer.record_key(intent.record))
+                    intent.key = storer.record_key(intent.record) or ""
             touched = list(dict.fromkeys(i.key for i in intents if i.key))
             self.result.record_diff = storer.plan_store(self.records, log, touched)
         except Exception as exc:

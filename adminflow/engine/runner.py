@@ -40,6 +40,7 @@ from .planning import IntentsMixin
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
 from .steps import StepKind, plans_intents
+from .tracing import RecordTrace
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
@@ -125,6 +126,11 @@ class FlowExecution(IntentsMixin):
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one
         self.running_at_limit: list[str] = []
+        self.trace = RecordTrace.of(
+            plan.storer,
+            diff_fields=plan.trace_records,
+            redact=lambda text: redact(text, plan.secrets),
+        )
 
     def step_logger(self, source: str | None, kept: list[str] | None = None) -> StepLogger:
         return StepLogger(self, source, kept)
@@ -132,7 +138,14 @@ class FlowExecution(IntentsMixin):
     def emit_log(self, source: str | None, level: int, message: str) -> str:
         """Send a log line to the observers, secrets masked; return it as they got it."""
         line = redact(message, self.plan.secrets)
-        self.observer.log(self.flow, source, level, line)
+        if self.trace is None:
+            self.observer.log(self.flow, source, level, line)
+            return line
+        token = self.trace.reporting(self.trace.line_record(source, line))
+        try:
+            self.observer.log(self.flow, source, level, line)
+        finally:
+            self.trace.reported(token)
         return line
 
     def run(self) -> RunResult:
@@ -204,6 +217,8 @@ class FlowExecution(IntentsMixin):
             self.fail(f"storer '{storer}' could not load records: {type(exc).__name__}: {exc}")
             return
         self.result.records_in = len(self.records)
+        if self.trace is not None:
+            self.trace.loaded(self.records)
 
     def run_phase(self, executor: ThreadedExecutor, kind: StepKind) -> None:
         graph = self.plan.phase_graph(kind)
@@ -212,7 +227,10 @@ class FlowExecution(IntentsMixin):
             # would be made, and the record list copied, for nothing.
             return
         if kind is not StepKind.RECORD:
-            self.locked_records = [(record, threading.Lock()) for record in self.records]
+            if self.trace is not None and self.trace.diff_fields:
+                self.locked_records = self.trace.locked(self.records)
+            else:
+                self.locked_records = [(record, threading.Lock()) for record in self.records]
         executor.run_graph(
             graph,
             self.run_step,
@@ -228,6 +246,8 @@ class FlowExecution(IntentsMixin):
         result.status = StepStatus.RUNNING
         result.started_at = _now()
         self.observer.step_started(self.flow, result)
+        if self.trace is not None:
+            self.trace.step_started(name)
         started = perf_counter()
         watch = None
         if result.time_limit is not None:
@@ -245,6 +265,8 @@ class FlowExecution(IntentsMixin):
             self.record_failure(result, *failure)
         result.duration = perf_counter() - started
         result.finished_at = _now()
+        if self.trace is not None and (effects := self.trace.step_ended(name)):
+            self.observer.step_records(self.flow, result, effects)
         self.observer.step_finished(self.flow, result)
         return result.status is StepStatus.SUCCEEDED
 
@@ -331,12 +353,15 @@ class FlowExecution(IntentsMixin):
             "debug": step.mode is StepMode.DEBUG,
         }
         if step.entry.kind is StepKind.RECORD:
+            before = self.trace.before_record_step(self.records) if self.trace else None
             records = step.entry.call.call(step.instance, self.records, arguments)
             if not isinstance(records, list):
                 raise StepContractError(
                     f"record step '{name}' returned {type(records).__name__}; "
                     "new_records must return the list of records"
                 )
+            if self.trace is not None and before is not None:
+                self.trace.after_record_step(before, records)
             self.records = records
         elif step.entry.kind is StepKind.PROPAGATE and plans_intents(step.entry.cls):
             self.run_intents(name, arguments)

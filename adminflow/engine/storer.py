@@ -26,8 +26,8 @@ class RecordStorer(Configurable, Generic[T]):
         """Store the records as they are at the end of the run, all or nothing."""
         raise NotImplementedError
 
-    def record_key(self, record: T) -> str:
-        """Return the key that names ``record`` in a plan ("" for a new record without one).
+    def record_key(self, record: T) -> str | None:
+        """Return the key that names ``record`` in a plan (None for a new record without one).
 
         Only storers that support plans (see :meth:`plan_store`) implement it.
         """

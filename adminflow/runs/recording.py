@@ -12,6 +12,10 @@ process.
 
 Every step's start and end is a log line too, worded as the console prints
 it (:func:`adminflow.engine.observers.step_line`).
+
+What each step did to each record (:mod:`adminflow.engine.tracing`) arrives
+once per step, as the step ends, and is written by the same side thread in
+batches, as ``StepEffect`` rows; a log line about one record carries its key.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from django.utils import timezone
 from ..conf import adminflow_settings
 from ..engine import FlowObserver, StepResult, StepStatus
 from ..engine.observers import step_line
-from ..models import FlowRun, RunLog, StepRun
+from ..engine.tracing import RecordEffect, logged_record
+from ..models import FlowRun, RunLog, StepEffect, StepRun
 from ..reconnect import retried_if_lost
 from ..signals import send_robust, step_run_finished
 from ..states import STEP_TRANSITIONS, FlowRunStatus, StepRunStatus, check_transition
@@ -62,9 +67,10 @@ STEP_FIELDS = (
     "error",
     "traceback",
 )
-LOG_FIELDS = ("run", "step", "level", "message", "created_at")
-LogLine = tuple[int, str, int, str, datetime]
+LOG_FIELDS = ("run", "step", "level", "message", "created_at", "record_key")
+LogLine = tuple[int, str, int, str, datetime, str]
 """A log line not written yet: a RunLog row's values, in the order of ``LOG_FIELDS``."""
+EFFECT_FIELDS = ("run", "step", "collection", "key", "action", "fields", "error", "lines")
 STEP_ROWS_PER_STATEMENT = 500
 """Step rows inserted or updated by one statement at most: a run's steps in a few."""
 
@@ -111,8 +117,11 @@ class RunRecorder(FlowObserver):
         run: FlowRun,
         step_rows: Mapping[str, StepRowValues],
         cancel_event: threading.Event,
+        collection: str = "",
     ) -> None:
         self.run = run
+        self.collection = collection
+        """The collection the run's records are audited under, for its StepEffect rows."""
         self.step_rows = step_rows
         self.cancel_event = cancel_event
         # The thread running the flow keeps its connection; worker threads close theirs.
@@ -130,6 +139,7 @@ class RunRecorder(FlowObserver):
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._buffer: list[LogLine] = []
+        self._effects: list[tuple[Any, ...]] = []
         # The steps whose rows changed since they were written (the rows hold the
         # changes; set under the lock), and those whose step_run_finished is due
         # once they are written.
@@ -213,6 +223,28 @@ class RunRecorder(FlowObserver):
     def step_overdue(self, flow: str, step: StepResult) -> None:
         self._note_step(step, {"overdue": True})
 
+    def step_records(self, flow: str, step: StepResult, effects: Sequence[RecordEffect]) -> None:
+        run, name, collection = self.run.pk, step.name, self.collection
+        limit = self.max_line_length
+        rows = [
+            (
+                run,
+                name,
+                collection,
+                effect.key,
+                effect.action,
+                effect.fields,
+                cut(effect.error, limit),
+                effect.lines,
+            )
+            for effect in effects
+        ]
+        with self._lock:
+            self._effects.extend(rows)
+            wake = len(self._effects) >= self.batch_size
+        if wake:
+            self._wake.set()
+
     def step_finished(self, flow: str, step: StepResult) -> None:
         fields = {
             "status": str(step.status),
@@ -241,6 +273,8 @@ class RunRecorder(FlowObserver):
         # Written now, by the thread about to store: on SQLite the store's transaction
         # would keep the side thread from writing them until it ends.
         self.write_steps()
+        with self._flush_lock:
+            self.write_effects()
 
     def _note_step(
         self,
@@ -319,7 +353,7 @@ class RunRecorder(FlowObserver):
             self._steps_due = monotonic() + self.flush_interval
 
     def log(self, flow: str, step: str | None, level: int, message: str) -> None:
-        line = self._line(step, level, message)
+        line = self._line(step, level, message, logged_record() or "")
         with self._lock:
             wake = self._buffer_line(line)
         if wake:
@@ -327,9 +361,16 @@ class RunRecorder(FlowObserver):
 
     # Buffering and the side thread
 
-    def _line(self, step: str | None, level: int, message: str) -> LogLine:
+    def _line(self, step: str | None, level: int, message: str, record_key: str = "") -> LogLine:
         """Return a log line as it is written: a RunLog row's values, cut to length."""
-        return (self.run.pk, step or "", level, cut(message, self.max_line_length), timezone.now())
+        return (
+            self.run.pk,
+            step or "",
+            level,
+            cut(message, self.max_line_length),
+            timezone.now(),
+            record_key[:255],
+        )
 
     def _buffer_line(self, line: LogLine, *, counted: bool = True) -> bool:
         """Buffer ``line`` unless the run has kept its most lines (then count it); return
@@ -355,6 +396,23 @@ class RunRecorder(FlowObserver):
                 retried_if_lost(
                     lambda: insert_rows(RunLog, LOG_FIELDS, batch, self.batch_size), RunLog
                 )
+            self.write_effects()
+
+    def write_effects(self) -> None:
+        """Write the step effects noted so far; keep them for the next write if it fails."""
+        with self._lock:
+            effects, self._effects = self._effects, []
+        if not effects:
+            return
+        try:
+            retried_if_lost(
+                lambda: insert_rows(StepEffect, EFFECT_FIELDS, effects, self.batch_size),
+                StepEffect,
+            )
+        except BaseException:
+            with self._lock:
+                self._effects[:0] = effects
+            raise
 
     def _side_loop(self) -> None:
         next_beat = monotonic() + self.heartbeat_interval
@@ -372,7 +430,7 @@ class RunRecorder(FlowObserver):
                         "writing run %s's step rows failed; kept for the next write", self.run.pk
                     )
                 try:
-                    if due := self._lines_due():
+                    if (due := self._lines_due()) or self._effects_due():
                         self.flush(due)
                     if monotonic() >= next_beat:
                         retried_if_lost(self.heartbeat, FlowRun)
@@ -396,6 +454,10 @@ class RunRecorder(FlowObserver):
             elif self._buffer:
                 due = min(due, self._buffered_since + self.flush_interval)
         return max(0.0, due - monotonic())
+
+    def _effects_due(self) -> bool:
+        with self._lock:
+            return len(self._effects) >= self.batch_size
 
     def _lines_due(self) -> int:
         """Return how many lines to write now: all once the oldest waited long enough,

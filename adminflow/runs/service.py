@@ -57,7 +57,7 @@ from ..states import (
     StepRunStatus,
     Trigger,
 )
-from ..storage import bind_storer
+from ..storage import audit_collection, bind_storer
 from .config import (
     build_flow,
     config_of_run,
@@ -357,7 +357,7 @@ def _run_recorded(
     if run.purpose == RunPurpose.APPLY:
         assert run.applies_plan is not None
         applying = StoredPlan(run.applies_plan, run, configured)
-    with RunRecorder(run, steps, cancel_event) as recorder:
+    with RunRecorder(run, steps, cancel_event, audit_collection(configured)) as recorder:
         return configured.run(
             observers=[recorder, *observers],
             cancel_event=cancel_event,

@@ -6,7 +6,7 @@ records (model instances, typed records in the ``Record`` table);
 """
 
 from .layouts import RecordError, StoreConflict, StorerDeclarationError
-from .storer import DjangoRecordStorer, StoreCounts, bind_storer
+from .storer import DjangoRecordStorer, StoreCounts, audit_collection, bind_storer
 
 __all__ = [
     "DjangoRecordStorer",
@@ -14,5 +14,6 @@ __all__ = [
     "StoreConflict",
     "StoreCounts",
     "StorerDeclarationError",
+    "audit_collection",
     "bind_storer",
 ]

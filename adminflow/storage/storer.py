@@ -26,7 +26,7 @@ run it copies ``storer.last_store_counts.run_fields()`` onto the ``FlowRun``.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from django.db import IntegrityError, models, transaction
@@ -37,6 +37,7 @@ from ..engine.steps import Logger
 from ..models import FlowRun, RecordChange
 from ..reconnect import drop_if_lost
 from . import plans
+from .audit import kind_of_change, mark_returned, summarize
 from .layouts import (
     Entry,
     ModelLayout,
@@ -45,6 +46,7 @@ from .layouts import (
     StorerDeclarationError,
     TypedLayout,
     collector_paused,
+    frozen_copy,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "StoreConflict",
     "StoreCounts",
     "StorerDeclarationError",
+    "audit_collection",
     "bind_storer",
 ]
 
@@ -71,6 +74,8 @@ class StoreCounts:
     removed: int
     unchanged: int
     debug: bool = False
+    summary: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The audit's counts by kind and, for changed records, by field (see change_summary)."""
 
     @property
     def stored(self) -> int:
@@ -84,6 +89,7 @@ class StoreCounts:
             "records_changed": self.changed,
             "records_removed": self.removed,
             "records_stored": self.stored,
+            "change_summary": self.summary,
         }
 
 
@@ -116,6 +122,11 @@ class DjangoRecordStorer(RecordStorer[T]):
     """Typed: the name of the dataclass field that identifies a record."""
     collection: ClassVar[str | None] = None
     """Typed: the ``Record`` collection; None for ``"<flow>.<storer>"``."""
+    enrolment_field: ClassVar[str | None] = None
+    """A field that says whether a record is still in (a student's status): a change of it
+    away from ``enrolled_value`` counts as a removal, back to it as a re-enrolment."""
+    enrolled_value: ClassVar[Any] = None
+    """The ``enrolment_field`` value of a record that is in, as stored JSON has it."""
 
     def __init__(self, configs: Configs) -> None:
         super().__init__(configs)
@@ -157,6 +168,27 @@ class DjangoRecordStorer(RecordStorer[T]):
         self.storer_name = storer_name
         self.run = run
         self.layout.owner = self.label
+
+    # What a traced run names records by (adminflow.engine.tracing.RecordKeys)
+
+    @property
+    def record_field_names(self) -> Sequence[str]:
+        """Return the names of the values a record is compared by, as its audit names them."""
+        return self.layout.names
+
+    def record_values(self, record: Any) -> tuple[Any, ...]:
+        """Return ``record``'s values, copied where later in-place changes could reach them."""
+        layout = self.layout
+        if isinstance(layout, ModelLayout):
+            return layout.snapshot_of(record)
+        return tuple(frozen_copy(value) for value in layout.values_of(record))
+
+    def audit_collection(self) -> str:
+        """Return the collection its ``RecordChange`` rows name: the model's label, or the
+        ``Record`` collection of typed records."""
+        if isinstance(self.layout, ModelLayout):
+            return self.layout.label
+        return self.get_collection()
 
     def get_queryset(self) -> models.QuerySet[Any]:
         """Return the rows that are this storer's records; override to narrow them."""
@@ -222,14 +254,14 @@ class DjangoRecordStorer(RecordStorer[T]):
             )
         with collector_paused():
             difference = self._compare(rec_list)
-            if not debug:
-                self._write(difference)
+            summary = {} if debug else self._write(difference)
         counts = StoreCounts(
             len(difference.added),
             len(difference.changed),
             len(difference.removed),
             difference.unchanged,
             debug,
+            summary,
         )
         if debug:
             logger(f"debug: would {self._summary(difference)}; nothing was written")
@@ -244,11 +276,12 @@ class DjangoRecordStorer(RecordStorer[T]):
 
     # Plans (see adminflow.storage.plans)
 
-    def record_key(self, record: T) -> str:
-        """Return the key that names ``record`` in a plan; "" for a new one without a key yet."""
+    def record_key(self, record: T) -> str | None:
+        """Return the key that names ``record`` (in a plan, its changes, its timeline), or
+        None for a new one without a key yet (a model instance keyed by its primary key)."""
         layout = self.layout
         key = layout.key_of(record, layout.values_of(record))
-        return "" if key is None else str(key)
+        return None if key is None else str(key)
 
     def plan_store(
         self, rec_list: list[T], logger: Logger, touched: Sequence[str] = ()
@@ -324,19 +357,20 @@ class DjangoRecordStorer(RecordStorer[T]):
             message += f": {record!r:.80} (pk {record.pk})"
         return RecordError(message)
 
-    def _write(self, difference: _Difference) -> None:
-        """Write the difference in one transaction; raise StoreConflict if the database refuses."""
+    def _write(self, difference: _Difference) -> dict[str, Any]:
+        """Write the difference in one transaction and return the audit's summary; raise
+        StoreConflict if the database refuses."""
         if not (difference.added or difference.changed or difference.removed):
-            return
+            return summarize([])
         # The run's steps may have taken long enough for the server to close the
         # connection: begin over a new one rather than fail a run that did its work.
         drop_if_lost(self.layout.db)
         try:
-            self._write_all(difference)
+            return self._write_all(difference)
         except IntegrityError as exc:
             raise self._conflict(difference, exc) from exc
 
-    def _write_all(self, difference: _Difference) -> None:
+    def _write_all(self, difference: _Difference) -> dict[str, Any]:
         layout = self.layout
         batch_size = adminflow_settings.STORE_BATCH_SIZE
         with transaction.atomic(using=layout.db):
@@ -350,10 +384,11 @@ class DjangoRecordStorer(RecordStorer[T]):
                 for entry in difference.added:  # inserting may have set a pk or defaults
                     entry.values = layout.values_of(entry.record)
                     entry.key = layout.key_of(entry.record, entry.values)
+            changes = self._audit(difference)
             if self.run is not None:
-                RecordChange.objects.using(layout.db).bulk_create(
-                    self._audit(difference), batch_size=batch_size
-                )
+                mark_returned(changes, layout.label, layout.db, batch_size)
+                RecordChange.objects.using(layout.db).bulk_create(changes, batch_size=batch_size)
+        return summarize(changes)
 
     def _conflict(self, difference: _Difference, exc: IntegrityError) -> StoreConflict:
         """Return the error for a store the database refused (and rolled back).
@@ -411,8 +446,17 @@ class DjangoRecordStorer(RecordStorer[T]):
         label = layout.label
 
         def change(key: Any, action: str, before: Any, after: Any) -> RecordChange:
+            kind = action
+            if action == Action.CHANGED:
+                kind = kind_of_change(self.enrolment_field, self.enrolled_value, before, after)
             return RecordChange(
-                run=run, collection=label, key=str(key), action=action, before=before, after=after
+                run=run,
+                collection=label,
+                key=str(key),
+                action=action,
+                kind=kind,
+                before=before,
+                after=after,
             )
 
         changes = [
@@ -469,3 +513,12 @@ def bind_storer(configured: ConfiguredFlow, run: FlowRun | None = None) -> None:
     storer = configured.storer
     if isinstance(storer, DjangoRecordStorer):
         storer.bind(configured.name, configured.storer_name, run)
+
+
+def audit_collection(configured: ConfiguredFlow) -> str:
+    """Return the collection a configured flow's records are audited under; "" if its storer
+    is no DjangoRecordStorer. Call after :func:`bind_storer`."""
+    storer = configured.storer
+    if isinstance(storer, DjangoRecordStorer):
+        return storer.audit_collection()
+    return ""

@@ -38,6 +38,9 @@ def roster_sync() -> AdminFlow:
         "form project groups, remind students without a username and email staff a summary.",
         Roster,
         "roster",
+        # The roster is a few hundred students: which step changed what is worth the
+        # snapshot per record a step takes (the run's student x step grid shows it).
+        trace_records=True,
         default_config={
             "num_threads": 4,
             "roster": {},

@@ -25,6 +25,10 @@ class Roster(DjangoRecordStorer[Student]):
     description = "The course's students, keyed by NetID; creates the groups they name"
     model = Student
     key_field = "netid"
+    # A student missing from the roster is kept as dropped: to staff, that is a removal,
+    # and a dropped student back on it is re-enrolled (the run page's change summary).
+    enrolment_field = "status"
+    enrolled_value = Student.Status.ENROLLED.value
 
     def get_queryset(self) -> models.QuerySet[Student]:
         # Steps read each student's section code; loading it here saves a query per student.

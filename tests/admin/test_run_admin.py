@@ -431,7 +431,8 @@ urlpatterns = [path("ops/", ops_site.urls)]
 def test_the_run_page_links_within_the_site_it_is_on() -> None:
     run = finished_run()
     add_changes(run, 1)
-    client = client_for(VIEW, RERUN)
+    # Record changes are linked for staff who may view them.
+    client = client_for(VIEW, RERUN, "adminflow.view_recordchange")
 
     page = client.get(run_url(run, site="ops")).content.decode()
     listing = client.get(runs_url(site="ops"))

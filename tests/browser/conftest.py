@@ -5,10 +5,16 @@ a browser of its own: there is nothing to download. The site is pytest-django's
 live server, on this test's database; queued runs go to the database Tasks
 backend (django-tasks-db), which a ``db_worker`` in another process executes,
 as on a real site.
+
+A test that fails leaves a full-page screenshot and the page's HTML in
+``$ADMINFLOW_TEST_ARTIFACTS`` (by default ``/tmp/adminflow-test-artifacts``),
+named after the test, for CI to keep and people to look at.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,13 +48,36 @@ PERMISSIONS = [
     "adminflow.view_flowrun",
     "adminflow.cancel_flowrun",
     "adminflow.rerun_flowrun",
+    "adminflow.view_recordchange",
 ]
 WORKER_STOP_SECONDS = 5
+ARTIFACTS = "ADMINFLOW_TEST_ARTIFACTS"
+"""The environment variable naming where a failed test's screenshot and HTML go."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the test, for the page fixture to see if it failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def keep_artifacts(page: Page, test: str) -> None:
+    """Save a failed test's page as a screenshot and as HTML, named after the test."""
+    directory = Path(os.environ.get(ARTIFACTS) or "/tmp/adminflow-test-artifacts")
+    directory.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "-", test)
+    page.screenshot(path=directory / f"{name}.png", full_page=True)
+    (directory / f"{name}.html").write_text(page.content(), encoding="utf-8")
 
 
 @pytest.fixture
-def page(monkeypatch) -> Iterator[Page]:
-    """Return a fresh page of a headless Chromium; skip if Chromium is not installed."""
+def page(monkeypatch, request) -> Iterator[Page]:
+    """Return a fresh page of a headless Chromium; skip if Chromium is not installed.
+
+    If the test fails, the page is kept as artifacts (see the module's docstring).
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"chromium not installed at {CHROMIUM}")
     # Playwright's sync API keeps an asyncio loop running in this thread, which
@@ -63,7 +92,11 @@ def page(monkeypatch) -> Iterator[Page]:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield browser.new_page()
+            new_page = browser.new_page()
+            yield new_page
+            report = getattr(request.node, "report_call", None)
+            if report is not None and report.failed:
+                keep_artifacts(new_page, request.node.name)
         finally:
             browser.close()
             connections.close_all()
@@ -71,7 +104,8 @@ def page(monkeypatch) -> Iterator[Page]:
 
 @pytest.fixture
 def staff(db) -> User:
-    """Return a staff user, with a password, who may view and run flows, cancel and re-run runs."""
+    """Return a staff user, with a password, who may view and run flows, cancel and re-run
+    runs, and view what runs changed."""
     user = StaffUserFactory(permissions=PERMISSIONS)
     user.set_password(PASSWORD)
     user.save(update_fields=["password"])
