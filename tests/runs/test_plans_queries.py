@@ -14,9 +14,10 @@ from tests.plan_helpers import set_up_welcome, stored_students
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The run's own rows, and the plan's in bulk: a few statements (SQLite splits a bulk insert
-# at its limit of bound parameters, so 200 intents and 400 records cost a few more).
-PLANNING_QUERIES = 30
+# The run's own rows, and the plan's and each step's record effects in bulk: a few statements
+# (SQLite splits a bulk insert at its limit of bound parameters, so 200 intents, 400 records
+# and their step effects cost a few more).
+PLANNING_QUERIES = 34
 APPROVING_QUERIES = 9
 
 
