@@ -85,7 +85,7 @@ def test_a_credential_without_the_keys_it_needs_is_refused_naming_them(
     with pytest.raises(ConfigsError) as refused:
         QuickSheet[StudentRecord]({**sheet.config, "credentials": text})
 
-    assert "validate() refused the config: credentials: " in str(refused.value)
+    assert "QuickSheet config: credentials: " in str(refused.value)
     assert problem in str(refused.value)
     assert "PRIVATE KEY" not in str(refused.value)
 
@@ -130,9 +130,7 @@ def test_a_record_type_a_sheet_cannot_hold_is_refused_naming_the_field(sheet: Co
     with pytest.raises(RecordTypeError, match="does not know its record type"):
         SpreadsheetStorer(sheet.config).get_records(print)
 
-    assert "roster: validate() refused the config: Tagged.tags is list[str], which a cell " in str(
-        refused.value
-    )
+    assert "roster: Tagged.tags is list[str], which a cell " in str(refused.value)
 
 
 def test_quota_answers_are_waited_out_for_reads_and_writes(sheet: CourseSheet) -> None:
