@@ -377,6 +377,12 @@ class FlowRun(models.Model):
         return (end - self.started_at).total_seconds()
 
 
+class PlanQuerySet(models.QuerySet["Plan"]):
+    def visible_to(self, user: Any) -> PlanQuerySet:
+        """Return the plans of runs of flows ``user`` may see (:mod:`adminflow.access`)."""
+        return self.filter(visible_condition(user, "run__flow_id"))
+
+
 class Plan(models.Model):
     """The review of a planned run: who planned, approved or rejected it, and its apply.
 
@@ -415,6 +421,8 @@ class Plan(models.Model):
         related_name="+",
         help_text=_("The first apply run; a resume of it is another apply run of this plan."),
     )
+
+    objects = PlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
