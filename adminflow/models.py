@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,6 +28,9 @@ from .states import (
     Trigger,
 )
 from .validators import validate_cron, validate_recipients
+
+if TYPE_CHECKING:
+    from .engine import ConfiguredFlow
 
 ONE_ACTIVE_RUN = "adminflow_one_active_run_per_flow"
 """The constraint that keeps a flow to one queued or running run."""
@@ -173,9 +176,12 @@ class Flow(models.Model):
         }
 
     def refresh_from_db(
-        self, *args: Any, fields: Iterable[str] | None = None, **kwargs: Any
+        self,
+        using: str | None = None,
+        fields: Iterable[str] | None = None,
+        from_queryset: models.QuerySet[Flow] | None = None,
     ) -> None:
-        super().refresh_from_db(*args, fields=fields, **kwargs)
+        super().refresh_from_db(using, fields, from_queryset)
         # What was reloaded now counts as loaded, for save() to compare against.
         reloaded = set(SCHEDULE_FIELDS if fields is None else fields) & set(SCHEDULE_FIELDS)
         self._loaded_schedule = {
@@ -185,7 +191,7 @@ class Flow(models.Model):
 
     @classmethod
     def from_db(
-        cls, db: str | None, field_names: Sequence[str], values: Sequence[Any], **kwargs: Any
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
     ) -> Flow:
         # **kwargs: Django 6.1 adds fetch_mode and warns when it is not passed on.
         instance = super().from_db(db, field_names, values, **kwargs)
@@ -345,6 +351,10 @@ class FlowRun(models.Model):
 
     objects = FlowRunQuerySet.as_manager()
 
+    configured_flow: ConfiguredFlow | None = None
+    """Not stored: the flow as the start checked it, on a run executed by the process that
+    queued it (:mod:`adminflow.runs.service`); a run loaded from the database has none."""
+
     class Meta:
         ordering = ["-queued_at", "-id"]
         # The admin's run actions; each also needs the run to be in a state that allows it.
@@ -385,6 +395,12 @@ class FlowRun(models.Model):
         return (end - self.started_at).total_seconds()
 
 
+class PlanQuerySet(models.QuerySet["Plan"]):
+    def visible_to(self, user: Any) -> PlanQuerySet:
+        """Return the plans of runs of flows ``user`` may see (:mod:`adminflow.access`)."""
+        return self.filter(visible_condition(user, "run__flow_id"))
+
+
 class Plan(models.Model):
     """The review of a planned run: who planned, approved or rejected it, and its apply.
 
@@ -423,6 +439,8 @@ class Plan(models.Model):
         related_name="+",
         help_text=_("The first apply run; a resume of it is another apply run of this plan."),
     )
+
+    objects = PlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -119,16 +119,27 @@ def run_link(run: FlowRun, flow: Flow) -> str | None:
     Return None, and log why, if the admin site named by ``ADMIN_SITE`` has no
     page for runs: a notice without a link beats no notice.
     """
+    return _page_link("flowrun", "run", run.pk, run, flow)
+
+
+def plan_link(plan: Plan, run: FlowRun, flow: Flow) -> str | None:
+    """Return the address of ``plan``'s admin page, where it is reviewed, as :func:`run_link`."""
+    return _page_link("plan", "plan", plan.pk, run, flow)
+
+
+def _page_link(model_name: str, noun: str, pk: int, run: FlowRun, flow: Flow) -> str | None:
     site = adminflow_settings.ADMIN_SITE
     try:
-        path = reverse(f"{site}:adminflow_flowrun_change", args=[run.pk])
+        path = reverse(f"{site}:adminflow_{model_name}_change", args=[pk])
     except NoReverseMatch as exc:
         logger.warning(
-            "the notice of run %s of flow '%s' has no link to the run's page: the admin "
-            "site '%s' (ADMINFLOW['ADMIN_SITE']) has no page for runs (%s)",
+            "the notice of run %s of flow '%s' has no link to the %s's page: the admin "
+            "site '%s' (ADMINFLOW['ADMIN_SITE']) has no page for %ss (%s)",
             run.pk,
             flow.name,
+            noun,
             site,
+            noun,
             exc,
         )
         return None
@@ -196,7 +207,7 @@ def notify_plan_awaits_approval(run: FlowRun, plan: Plan) -> None:
     event ``"approval"``; a sending error is logged on the run, never raised.
     """
     flow = run.flow
-    link = run_link(run, flow)
+    link = plan_link(plan, run, flow)
     intents = plan.intents.count()
     subject = f"[adminflow] {flow.name}: run {run.pk} awaits approval"
     text = (

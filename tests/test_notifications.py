@@ -22,10 +22,11 @@ from django.utils import timezone
 
 from adminflow import AdminFlow
 from adminflow.models import FlowRun, RunLog
-from adminflow.notifications import approvers_of
+from adminflow.notifications import approvers_of, notify_plan_awaits_approval
 from adminflow.runs import cancel_run, execute_run, reap_stale_runs, start_run
 from adminflow.signals import run_notification
 from adminflow.states import FlowRunStatus, Trigger
+from tests.admin.plan_helpers import made_plan
 from tests.engine.helpers import WAIT, failing, make_storer, propagate_step, update_step
 from tests.factories import FlowFactory, RunningFlowRunFactory, StepRunFactory
 
@@ -402,3 +403,35 @@ def test_approvers_are_the_notify_list_else_every_active_user_who_may_approve(
 
     flow.notify_emails = "head-ta@uni.edu"
     assert approvers_of(flow) == ["head-ta@uni.edu"]
+
+
+def test_a_plan_awaiting_approval_links_its_plan_page_where_it_is_reviewed(
+    mailoutbox, notices, settings
+):
+    settings.ADMINFLOW = {"SITE_URL": "https://course.example.edu/"}
+    plan = made_plan(flow=FlowFactory(notify_emails="head-ta@uni.edu"), intents=3, records=2)
+
+    notify_plan_awaits_approval(plan.run, plan)
+
+    link = f"https://course.example.edu/admin/adminflow/plan/{plan.pk}/change/"
+    (message,) = mailoutbox
+    assert f"approve and apply it, or reject it: {link}\n" in message.body
+    assert "/flowrun/" not in message.body
+    (notice,) = notices
+    assert (notice["event"], notice["link"]) == ("approval", link)
+
+
+def test_without_plan_pages_on_the_admin_site_the_plan_notice_has_no_link_and_says_why(
+    mailoutbox, settings, caplog
+):
+    settings.ADMINFLOW = {"ADMIN_SITE": "staff-admin", "SITE_URL": "https://course.example.edu"}
+    plan = made_plan(flow=FlowFactory(notify_emails="head-ta@uni.edu"))
+
+    with caplog.at_level(logging.WARNING, logger="adminflow.notifications"):
+        notify_plan_awaits_approval(plan.run, plan)
+
+    (message,) = mailoutbox
+    assert "https://" not in message.body
+    assert "approve and apply it, or reject it.\n" in message.body
+    (record,) = logged(caplog, "adminflow.notifications")
+    assert "has no link to the plan's page: the admin site 'staff-admin'" in record.getMessage()

@@ -1,4 +1,4 @@
-"""Small display helpers the flow and run admins share: status badges, durations, waiting notes.
+"""Small display helpers the admins share: status badges, durations, links, waiting notes.
 
 The badge's colour comes from the CSS class :func:`adminflow.admin.graph.status_class`
 gives, so badges and the DAG picture's nodes share one palette
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -73,6 +74,17 @@ def admin_url(admin_site: AdminSite, model: type[Model], view: str, *args: Any) 
 def change_url(admin_site: AdminSite, model: type[Model], pk: Any) -> str | None:
     """Return the URL of an object's change page on ``admin_site``; None if it has none."""
     return admin_url(admin_site, model, "change", pk)
+
+
+def missing_object(
+    modeladmin: ModelAdmin[Any], request: HttpRequest, object_id: str
+) -> HttpResponse:
+    """Answer a URL naming an object that does not exist, or that the user may not see, as
+    the admin's own change page does: "doesn't exist", back to the index. The two look alike.
+    """
+    # Django's own answer, private API that django-stubs does not declare.
+    redirect: Callable[..., HttpResponse] = modeladmin._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
+    return redirect(request, modeladmin.opts, object_id)
 
 
 def change_link(admin_site: AdminSite, model: type[Model], pk: Any, text: Any) -> SafeString:

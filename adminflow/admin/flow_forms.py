@@ -120,7 +120,8 @@ class FlowForm(forms.ModelForm):
         return {} if config is None else config
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         stored = {"spec": stored_spec(self.instance), "config": self.instance.config}
         for field, sections_of in (("spec", spec_sections), ("config", config_sections)):
             if field in cleaned:

@@ -16,6 +16,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +25,7 @@ from ..models import Flow, FlowRun
 from ..runs import NotOptedIn, plan_run
 from ..runs.workers import no_worker_warning
 from ..states import Trigger
-from .display import change_url
+from .display import change_url, missing_object
 
 if TYPE_CHECKING:
     from .flow_admin import FlowAdmin
@@ -78,7 +79,8 @@ def plan_flow_view(modeladmin: FlowAdmin, request: HttpRequest, object_id: str) 
         raise PermissionDenied
     row = modeladmin.get_object(request, unquote(object_id))
     if row is None:
-        return modeladmin._get_obj_does_not_exist_redirect(request, modeladmin.opts, object_id)
+        return missing_object(modeladmin, request, object_id)
     queued = queue_plans(modeladmin, request, Flow.objects.filter(pk=row.pk))
     target = queued and change_url(modeladmin.admin_site, FlowRun, queued[0].pk)
-    return HttpResponseRedirect(target or change_url(modeladmin.admin_site, Flow, row.pk))
+    flow_page = reverse(f"{modeladmin.admin_site.name}:adminflow_flow_change", args=[row.pk])
+    return HttpResponseRedirect(target or flow_page)

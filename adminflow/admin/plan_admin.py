@@ -10,12 +10,15 @@ the page asks the service too which buttons to offer.
 
 Plans are written by runs only. Seeing one needs the permission to view
 runs; approving, rejecting and applying need ``adminflow.approve_flowrun``.
+Every view sees only the plans of flows the user may see
+(:mod:`adminflow.access`): another flow's plan is absent from the list and
+answered as one that does not exist, and no button acts on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,12 +26,14 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -40,11 +45,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..engine import AdminflowError
-from ..models import Flow, FlowRun, Plan
+from ..models import Flow, FlowRun, Plan, PlanQuerySet
 from ..runs import apply_plan, apply_refusal, approval_refusal, approve_plan, reject_plan
 from ..runs.workers import no_worker_warning
 from ..states import FlowRunStatus, PlanState, Trigger
-from .display import admin_url, change_link, status_badge
+from .display import admin_url, change_link, missing_object, status_badge
+from .list_filters import VisibleFlowFilter
 from .plan_page import (
     INTENT_CSV_HEADER,
     INTENTS_PAGE_SIZE,
@@ -67,14 +73,16 @@ VIEW_PERMISSIONS = ("adminflow.view_flowrun", "adminflow.change_flowrun")
 
 class PlanAdmin(admin.ModelAdmin):
     list_display = ["plan", "flow", "state_badge", "planned_by", "created_at", "expires_at"]
-    list_filter = ["state", "run__flow", "created_at"]
+    list_filter = ["state", ("run__flow", VisibleFlowFilter), "created_at"]
     list_select_related = ["run__flow", "planned_by"]
     search_fields = ["run__flow__name", "reason"]
     show_full_result_count = False
     plan_template = "admin/adminflow/plan/plan.html"
 
     class Media:
-        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/plan.css"]}
+        css: dict[str, Sequence[str]] = {
+            "all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/plan.css"]
+        }
 
     # Permissions: seen with the runs, written by runs only, acted on by approvers.
 
@@ -132,6 +140,12 @@ class PlanAdmin(admin.ModelAdmin):
         # Before the default ones: their "<object_id>/" catch-all would swallow these.
         return urls + super().get_urls()
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:
+        # Only plans of flows the user may see (adminflow.access): the changelist, the plan
+        # page, its exports and buttons all find their plan here.
+        plans = cast(PlanQuerySet, super().get_queryset(request))  # Plan's default manager's
+        return plans.visible_to(request.user)
+
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Plan | None:
@@ -153,7 +167,7 @@ class PlanAdmin(admin.ModelAdmin):
         """Show the plan page: read-only for whoever may view runs."""
         plan = self.get_object(request, unquote(object_id))
         if plan is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object(self, request, object_id)
         if request.method == "POST" or not self.has_view_permission(request, plan):
             raise PermissionDenied
         request.current_app = self.admin_site.name
@@ -283,7 +297,7 @@ class PlanAdmin(admin.ModelAdmin):
             raise PermissionDenied
         plan = self.get_object(request, unquote(object_id))
         if plan is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object(self, request, object_id)
         try:
             said = act(plan)
         except AdminflowError as exc:
@@ -294,7 +308,7 @@ class PlanAdmin(admin.ModelAdmin):
             self.message_user(request, said, messages.SUCCESS)
         return HttpResponseRedirect(self._plan_url(plan))
 
-    def intents_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def intents_csv_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
         """Download the intents the page's filter shows, every page of them, as CSV."""
         plan = self._viewed(request, object_id)
         intents = PlanFilter.from_query(request.GET).intents(plan)
@@ -302,7 +316,7 @@ class PlanAdmin(admin.ModelAdmin):
             f"plan-{plan.run_id}-intents.csv", INTENT_CSV_HEADER, intent_csv_rows(intents)
         )
 
-    def records_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def records_csv_view(self, request: HttpRequest, object_id: str) -> StreamingHttpResponse:
         """Download the record diff the page's search shows, one row per field, as CSV."""
         plan = self._viewed(request, object_id)
         records = PlanFilter.from_query(request.GET).records(plan)

@@ -146,7 +146,8 @@ class RunOptionsForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name, (_section, field) in self.schema.items():
             value = cleaned.get(name)
             if field.type is Secret and value not in (None, "", MASK):

@@ -27,6 +27,7 @@ from ..runs import FlowAlreadyRunning, FlowDisabled, start_run
 from ..runs.config import stored_config
 from ..runs.workers import no_worker_warning
 from ..states import Trigger
+from .display import missing_object
 from .flow_forms import built_flow
 from .run_options import RunOptionsForm
 from .run_uploads import remove_uploads, save_uploads
@@ -41,7 +42,7 @@ def run_flow_view(modeladmin: FlowAdmin, request: HttpRequest, object_id: str) -
     """Show the options of a run of one flow, or queue the run asked for."""
     row = modeladmin.get_object(request, unquote(object_id))
     if row is None:
-        return modeladmin._get_obj_does_not_exist_redirect(request, modeladmin.opts, object_id)
+        return missing_object(modeladmin, request, object_id)
     if not (
         modeladmin.has_view_or_change_permission(request, row)
         and modeladmin.has_run_permission(request)

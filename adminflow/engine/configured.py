@@ -16,7 +16,7 @@ from .result import RunResult
 from .retries import RetryPolicy
 from .runner import FlowExecution
 from .steps import AdminStep, CallPlan, StepKind, plans_intents
-from .storer import RecordStorer, supports_plans
+from .storer import RecordStorer, missing_plan_methods
 
 if TYPE_CHECKING:
     from .flow import AdminFlow
@@ -144,10 +144,10 @@ class ConfiguredFlow:
                 f"these propagate steps do not plan intents (they define propagate_records, "
                 f"not plan_records and carry_out): {', '.join(steps)}"
             )
-        if not supports_plans(self.storer):
+        if missing := missing_plan_methods(self.storer):
             reasons.append(
                 f"storer '{self.storer_name}' ({type(self.storer).__name__}) cannot plan a "
-                "store (it does not implement plan_store)"
+                f"store (it does not implement {', '.join(missing)})"
             )
         if not reasons:
             return None

@@ -173,7 +173,8 @@ class PlanToApply(Protocol):
     wrote down; ``store`` stores the approved record diff at the end.
     """
 
-    intents: Mapping[str, list[Intent]]
+    @property
+    def intents(self) -> Mapping[str, list[Intent]]: ...
 
     def check(self, logger: Logger) -> None: ...
 

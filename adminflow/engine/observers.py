@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TextIO
+from typing import NamedTuple, Protocol
 
 from .events import FlowObserver
 from .limits import seconds_text
@@ -101,6 +101,14 @@ def one_line(text: str) -> str:
     return " / ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+class Stream(Protocol):
+    """Where a ConsoleObserver prints: a text file, or a management command's stdout."""
+
+    def write(self, text: str, /) -> object: ...
+    def flush(self) -> object: ...
+    def isatty(self) -> bool: ...
+
+
 class ConsoleObserver(FlowObserver):
     """Print one line per event, courseflow style: ``[FLOW]``, ``[STEP]``, ``[step-name]``.
 
@@ -110,7 +118,7 @@ class ConsoleObserver(FlowObserver):
 
     def __init__(
         self,
-        stream: TextIO | None = None,
+        stream: Stream | None = None,
         *,
         min_level: int = logging.INFO,
         colour: bool | None = None,
@@ -120,7 +128,7 @@ class ConsoleObserver(FlowObserver):
         self.colour = colour
         self._lock = threading.Lock()
 
-    def _out(self) -> TextIO:
+    def _out(self) -> Stream:
         return self.stream if self.stream is not None else sys.stdout
 
     def _paint(self, text: str, tone: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from .steps import Configurable, Logger
@@ -31,7 +31,7 @@ class RecordStorer(Configurable, Generic[T]):
 
         Only storers that support plans (see :meth:`plan_store`) implement it.
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not support plans")
 
     def plan_store(
         self, rec_list: list[T], logger: Logger, touched: Sequence[str] = ()
@@ -42,12 +42,40 @@ class RecordStorer(Configurable, Generic[T]):
         ``touched`` (records the plan's intents are about) left unchanged:
         ``key``, ``action`` (added, changed, removed, unchanged), ``before``,
         ``after`` and ``fingerprint`` (the record's stored state now, which
-        an apply checks). A storer that implements it (and ``record_key``)
-        supports plans; the default refuses them.
+        an apply checks). A storer that implements it and the other
+        :data:`PLAN_METHODS` supports plans; the defaults refuse them.
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not support plans")
+
+    def stale_keys(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Return the keys of planned records changed since they were planned.
+
+        ``entries`` are the diff entries of :meth:`plan_store` an apply
+        checks; called after ``get_records``. Part of plan support.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support plans")
+
+    def store_planned(
+        self,
+        records: list[T],
+        entries: Sequence[dict[str, Any]],
+        marks: dict[str, dict[str, Any]],
+        logger: Logger,
+    ) -> None:
+        """Store ``records`` (as ``get_records`` loaded them) with a plan's diff and marks made.
+
+        ``entries`` are the approved diff entries to make, ``marks`` the
+        fields carried-out intents wrote, by record key. Part of plan support.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support plans")
 
 
-def supports_plans(storer: RecordStorer[Any]) -> bool:
-    """Return whether a storer can plan a store: it implements ``plan_store``."""
-    return type(storer).plan_store is not RecordStorer.plan_store
+PLAN_METHODS = ("record_key", "plan_store", "stale_keys", "store_planned")
+"""What a storer implements to support plans: plan a store, check it, and make it."""
+
+
+def missing_plan_methods(storer: RecordStorer[Any]) -> list[str]:
+    """Return the plan methods ``storer`` leaves to the base, which refuses them."""
+    return [
+        name for name in PLAN_METHODS if getattr(type(storer), name) is getattr(RecordStorer, name)
+    ]

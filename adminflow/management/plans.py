@@ -146,14 +146,15 @@ def apply(run_id: int, console: Console, *, username: str | None) -> None:
 
 def write_outcomes(run: FlowRun, console: Console) -> None:
     """Write how many of the plan's intents are done, failed and pending after an apply."""
-    if run.applies_plan_id is None or console.verbosity == 0:
+    plan = run.applies_plan if console.verbosity else None
+    if plan is None:
         return
     outcomes = dict.fromkeys(IntentOutcome.values, 0)
-    intents = run.applies_plan.intents.filter(selected=True)
+    intents = plan.intents.filter(selected=True)
     for outcome in intents.values_list("outcome", flat=True):
         outcomes[outcome] += 1
     shown = ", ".join(f"{n} {outcome}" for outcome, n in outcomes.items())
-    console.stdout.write(f"Intents of the plan of run {run.applies_plan.run_id}: {shown}")
+    console.stdout.write(f"Intents of the plan of run {plan.run_id}: {shown}")
     if run.status == FlowRunStatus.FAILED:
         console.stdout.write(f"Carry out the rest with: runflow --resume {run.pk}")
 

@@ -33,6 +33,7 @@ from adminflow.models import Flow, FlowRun
 from adminflow.registry import flow_registry
 from adminflow.runs import cancel_run, execute_run, resume_run, start_run
 from adminflow.runs.config import build_flow, configure_flow, get_flow_row
+from adminflow.runs.service import ResumeConfig
 from adminflow.runs.workers import no_worker_warning
 from adminflow.schedule.scheduler import start_due_runs
 from adminflow.states import FlowRunStatus, IllegalTransition, Trigger
@@ -108,7 +109,8 @@ def resume(run_id: int, console: Console, *, config: str = "run") -> None:
     if config not in RESUME_CONFIGS:
         raise usage_error(f"--resume-config must be 'run' or 'flow', not '{config}'")
     failed = find_run(run_id)
-    run = resume_run(failed, trigger=Trigger.COMMAND, execute="here", config=config)
+    chosen: ResumeConfig = "run" if config == "run" else "flow"
+    run = resume_run(failed, trigger=Trigger.COMMAND, execute="here", config=chosen)
     if console.verbosity > 0:
         used = f"the config of run {failed.pk}" if config == "run" else "the flow's stored config"
         console.stdout.write(

@@ -11,6 +11,7 @@ with exactly the intents not done), and the store of the approved diff.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -81,7 +82,7 @@ def _todo(plan: Plan) -> Any:
     return plan.intents.filter(selected=True).exclude(outcome=IntentOutcome.DONE)
 
 
-def records_to_check(plan: Plan) -> list[dict[str, Any]]:
+def records_to_check(plan: Plan) -> list[Mapping[str, Any]]:
     """Return the diff entries an apply checks: every selected record not stored yet, and
     every record an intent still to be carried out is about."""
     keys = set(_todo(plan).exclude(key="").values_list("key", flat=True))

@@ -299,6 +299,7 @@ def _queue_apply(
     flow = build_flow(row)
     config = config_of_run(flow, planned)
     configured = configure(flow, config, modes=apply_modes(plan, flow))
+    check_plannable(configured)  # its spec may have changed since it was planned
     _check_fresh(plan, configured)
     with transaction.atomic():
         apply_run = _queue(

@@ -317,7 +317,7 @@ def execute_run(
     it failed with its traceback, and is raised again.
     """
     try:
-        configured = getattr(run, "configured_flow", None) or configure_again(run)
+        configured = run.configured_flow or configure_again(run)
     except AdminflowError as exc:  # the flow or its stored config changed since queueing
         _claim(run, FlowRunStatus.FAILED, error=str(exc))
         return run
@@ -370,7 +370,7 @@ def _run_recorded(
 def _finish(run: FlowRun, configured: ConfiguredFlow, result: RunResult) -> None:
     """Record how the run ended, unless it was ended elsewhere meanwhile (reaped as stale
     while it worked through a long pause: the first verdict stands)."""
-    fields = {
+    fields: dict[str, Any] = {
         "finished_at": result.finished_at or timezone.now(),
         "records_loaded": result.records_in,
         "records_stored": result.records_out if result.stored else None,

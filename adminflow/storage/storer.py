@@ -25,7 +25,7 @@ run it copies ``storer.last_store_counts.run_fields()`` onto the ``FlowRun``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -295,7 +295,7 @@ class DjangoRecordStorer(RecordStorer[T]):
         logger(f"plan: would {self._summary(difference)}; nothing was written")
         return entries
 
-    def stale_keys(self, entries: Sequence[dict[str, Any]]) -> list[str]:
+    def stale_keys(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
         """Return the keys of planned records changed since they were planned (after get_records)."""
         return plans.stale_keys(self, entries)
 

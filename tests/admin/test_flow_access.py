@@ -2,7 +2,8 @@
 
 Flow ``numbers`` is limited to group "graders"; ``numbers-debuggable`` is
 open to all staff. Every view and action of adminflow's admin is asked
-about the limited flow (its row, its runs, the changes its runs made) by
+about the limited flow (its row, its runs, its plans, the changes its runs
+made) by
 four users: anonymous (sent to log in), staff in the group and a
 superuser (served), and staff holding every permission but not in the
 group (refused, as if the flow did not exist: nothing of it shown, nothing
@@ -22,10 +23,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from adminflow.models import Flow, FlowRun, Record, RecordChange
+from adminflow.models import Flow, FlowRun, Plan, Record, RecordChange
 from adminflow.runs import start_run
 from adminflow.runs.config import get_flow_row
-from adminflow.states import FlowRunStatus, Trigger
+from adminflow.states import FlowRunStatus, PlanState, Trigger
+from tests.admin.plan_helpers import made_plan
 from tests.factories import StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +44,8 @@ class World:
     change: RecordChange
     record: Record
     open_run: FlowRun
+    pending: Plan
+    approved: Plan
 
 
 @pytest.fixture
@@ -65,7 +69,9 @@ def world() -> World:
     spare = Flow.objects.create(name="limited-spare", spec={"storer": {"type": "Numbers"}})
     spare.access_groups.set(flow.access_groups.all())
     queued = FlowRun.objects.create(flow=spare, trigger=Trigger.ADMIN)
-    return World(flow, failed, queued, change, record, open_run)
+    pending = made_plan(flow=flow, intents=2, records=1)
+    approved = made_plan(flow=flow, intents=2, records=1, state=PlanState.APPROVED)
+    return World(flow, failed, queued, change, record, open_run, pending, approved)
 
 
 def staff(*groups: str, superuser: bool = False) -> Client:
@@ -82,6 +88,12 @@ def state() -> tuple[Any, ...]:
     return (
         list(Flow.objects.order_by("pk").values_list("pk", "description", "enabled", "config")),
         list(FlowRun.objects.order_by("pk").values_list("pk", "status", "cancel_requested")),
+        list(
+            Plan.objects.order_by("pk").values_list(
+                "pk", "state", "approved_by", "rejected_by", "applied_by_run"
+            )
+        ),
+        list(Plan.objects.values_list("intents__selected", "records__selected")),
     )
 
 
@@ -100,6 +112,8 @@ def action(changelist: str, name: str, pk: int) -> Callable[[Client], HttpRespon
 def requests(world: World) -> dict[str, Callable[[Client], HttpResponse]]:
     """Return each request about the limited flow, by a name for the test's id."""
     flow, failed, queued = world.flow.pk, world.failed.pk, world.queued.pk
+    pending, approved = world.pending.pk, world.approved.pk
+    unticked = {"shown_intent": list(world.pending.intents.values_list("pk", flat=True))}
     return {
         "flow page": lambda c: c.get(url("flow_change", flow)),
         "flow history": lambda c: c.get(url("flow_history", flow)),
@@ -108,6 +122,8 @@ def requests(world: World) -> dict[str, Callable[[Client], HttpResponse]]:
         "flow edit": lambda c: c.post(url("flow_change", flow), {"name": LIMITED}),
         "flow delete": lambda c: c.post(url("flow_delete", flow), {"post": "yes"}),
         "flow run action": action("flow_changelist", "run_selected_flows", flow),
+        "flow plan": lambda c: c.post(url("flow_plan", flow)),
+        "flow plan action": action("flow_changelist", "plan_selected_flows", flow),
         "run page": lambda c: c.get(url("flowrun_change", failed)),
         "run history": lambda c: c.get(url("flowrun_history", failed)),
         "run live": lambda c: c.get(url("flowrun_live", failed)),
@@ -117,6 +133,13 @@ def requests(world: World) -> dict[str, Callable[[Client], HttpResponse]]:
         "run cancel action": action("flowrun_changelist", "cancel_runs", queued),
         "run rerun action": action("flowrun_changelist", "rerun_runs", failed),
         "change page": lambda c: c.get(url("recordchange_change", world.change.pk)),
+        "plan page": lambda c: c.get(url("plan_change", pending)),
+        "plan history": lambda c: c.get(url("plan_history", pending)),
+        "plan intents csv": lambda c: c.get(url("plan_intents_csv", pending)),
+        "plan records csv": lambda c: c.get(url("plan_records_csv", pending)),
+        "plan approve": lambda c: c.post(url("plan_approve", pending), unticked),
+        "plan reject": lambda c: c.post(url("plan_reject", pending)),
+        "plan apply": lambda c: c.post(url("plan_apply", approved)),
     }
 
 
@@ -128,6 +151,8 @@ NAMES = [
     "flow edit",
     "flow delete",
     "flow run action",
+    "flow plan",
+    "flow plan action",
     "run page",
     "run history",
     "run live",
@@ -137,6 +162,13 @@ NAMES = [
     "run cancel action",
     "run rerun action",
     "change page",
+    "plan page",
+    "plan history",
+    "plan intents csv",
+    "plan records csv",
+    "plan approve",
+    "plan reject",
+    "plan apply",
 ]
 
 
@@ -174,8 +206,9 @@ def test_staff_outside_the_flows_groups_are_refused_and_change_nothing(
     else:
         assert response.status_code in (403, 404), response.status_code
     assert "grade" not in body
+    assert "do something for s" not in body  # a plan's intents
     assert state() == before
-    assert FlowRun.objects.count() == 3
+    assert FlowRun.objects.count() == 5
 
 
 @pytest.mark.parametrize("client_of", [lambda: staff("graders"), lambda: staff(superuser=True)])
@@ -211,6 +244,13 @@ def test_the_changelists_list_only_what_the_user_may_see(world: World) -> None:
 
     assert f"/recordchange/{world.change.pk}/" not in listed(outside, "recordchange_changelist")
     assert f"/recordchange/{world.change.pk}/" in listed(inside, "recordchange_changelist")
+
+    plans = listed(outside, "plan_changelist")
+    assert f"/plan/{world.pending.pk}/change/" not in plans
+    assert f"run__flow__id__exact={world.flow.pk}" not in plans
+    plans = listed(inside, "plan_changelist")
+    assert f"/plan/{world.pending.pk}/change/" in plans
+    assert f"run__flow__id__exact={world.flow.pk}" in plans
 
 
 def test_a_records_history_leaves_out_runs_of_flows_the_user_may_not_see(world: World) -> None:

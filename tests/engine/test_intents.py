@@ -150,3 +150,38 @@ def test_a_plan_is_refused_naming_each_step_that_plans_no_intents_and_the_storer
     assert "old, older" in result.error
     assert "cannot plan a store" in result.error
     assert trace.events == []
+
+
+def test_a_storer_that_plans_a_store_but_cannot_check_or_make_one_is_refused_naming_what_it_lacks():
+    pupils = [Pupil("a")]
+
+    class HalfPlanning(make_storer(pupils)):
+        def record_key(self, record):
+            return record.netid
+
+        def plan_store(self, rec_list, logger, touched=()):
+            return []
+
+    flow = AdminFlow("mail", "emails pupils", HalfPlanning, "pupils")
+    flow.add_propagate_step("email", emailing(Trace()))
+
+    result = flow.with_config({}).run(planning=True)
+
+    assert result.status is RunStatus.FAILED
+    assert "(it does not implement stale_keys, store_planned)" in result.error
+
+
+@pytest.mark.parametrize(
+    ("method", "args"),
+    [
+        ("record_key", (Pupil("a"),)),
+        ("plan_store", ([], print)),
+        ("stale_keys", ([],)),
+        ("store_planned", ([], [], {}, print)),
+    ],
+)
+def test_the_base_storers_plan_methods_refuse_naming_the_storer(method, args):
+    storer = make_storer()({})
+
+    with pytest.raises(NotImplementedError, match=r"^MemoryStorer does not support plans$"):
+        getattr(storer, method)(*args)

@@ -21,6 +21,7 @@ from adminflow.runs import (
     resume_run,
     start_run,
 )
+from adminflow.runs.config import get_flow_row
 from adminflow.states import (
     FlowRunStatus,
     IntentOutcome,
@@ -29,6 +30,7 @@ from adminflow.states import (
     RunPurpose,
     Trigger,
 )
+from tests.admin.plan_helpers import made_plan
 from tests.plan_helpers import set_up_welcome, stored_students
 from tests.testapp.models import Student
 
@@ -217,3 +219,15 @@ def test_a_record_only_an_intent_is_about_is_checked_too(welcome):
     with pytest.raises(PlanStale, match="s000"):
         apply_plan(run, None, execute="here")
     assert welcome.sent() == []
+
+
+def test_a_plan_of_a_flow_that_can_no_longer_be_planned_is_refused_and_nothing_is_queued():
+    # Planned before its spec changed: flow "numbers" now plans no intents and stores no plan.
+    plan = made_plan(flow=get_flow_row("numbers"), state=PlanState.APPROVED)
+
+    with pytest.raises(NotOptedIn, match=r"flow 'numbers' cannot be planned: .*storer"):
+        apply_plan(plan.run, None, execute="here")
+
+    assert FlowRun.objects.count() == 1
+    assert plan_of(plan.run).state == PlanState.APPROVED
+    assert plan_of(plan.run).applied_by_run is None

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from canvasapi.assignment import Assignment
 
 from adminflow import AdminPropagateStep, Intent
+from adminflow.engine.steps import Logger
 
 from .base import CANVAS_CONFIG, is_active
 from .errors import CanvasUnavailable
@@ -76,7 +77,7 @@ class PostGrades(CanvasIntents, AdminPropagateStep[Any]):
     def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
     ) -> list[Intent]:
         """Intend a grade for each enrolled student whose grade differs from the one posted."""

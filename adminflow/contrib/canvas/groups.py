@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any, ClassVar
 
 from canvasapi.group import Group, GroupCategory
 
 from adminflow import AdminPropagateStep, Intent
+from adminflow.engine.steps import Logger
 
 from .base import CANVAS_CONFIG, is_active
 from .errors import CanvasRefused
@@ -54,7 +56,7 @@ class SyncCanvasGroups(CanvasIntents, AdminPropagateStep[Any]):
     def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
     ) -> list[Intent]:
         """Intend a join for each student whose group changed, a leave for each who left one."""
@@ -120,9 +122,7 @@ class SyncCanvasGroups(CanvasIntents, AdminPropagateStep[Any]):
             group = groups.get(intent.params["group"])
             if group is not None:
                 try:
-                    session.write(
-                        intent.line, lambda g=group, i=intent: g.remove_user(i.params["user_id"])
-                    )
+                    session.write(intent.line, partial(group.remove_user, intent.params["user_id"]))
                 except CanvasRefused as exc:
                     if exc.status != 404:  # 404: not in the group any more, as wanted
                         report(intent, failed(exc.answer))

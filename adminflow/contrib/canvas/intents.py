@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, ClassVar
 
 from adminflow import Intent
+from adminflow.engine.steps import Logger
 
 from .base import CanvasStep
 from .errors import CanvasRefused
@@ -61,7 +62,7 @@ class CanvasIntents(CanvasStep):
         """Return what intents must share to go in one batch: by default, their action."""
         return intent.action
 
-    def planned(self, intents: list[Intent], logger: Callable[..., Any]) -> list[Intent]:
+    def planned(self, intents: list[Intent], logger: Logger) -> list[Intent]:
         """Log how many changes of each action were planned; return the intents."""
         counts = Counter(intent.action for intent in intents)
         shown = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
@@ -71,7 +72,7 @@ class CanvasIntents(CanvasStep):
     def carry_out_batch(
         self,
         intents: list[Intent],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
     ) -> list[dict[str, Any] | Exception]:
         """Send a batch; return each intent's marks, or the error that stopped the batch.
@@ -94,7 +95,7 @@ class CanvasIntents(CanvasStep):
         return [outcomes[id(intent)] for intent in intents]
 
     def carry_out(
-        self, intent: Intent, logger: Callable[..., Any], get_metadata: Callable[[str], Any]
+        self, intent: Intent, logger: Logger, get_metadata: Callable[[str], Any]
     ) -> dict[str, Any]:
         """Carry out one intent, as a batch of one."""
         (outcome,) = self.carry_out_batch([intent], logger, get_metadata)

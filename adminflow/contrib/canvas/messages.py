@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from canvasapi.util import combine_kwargs
 
 from adminflow import AdminPropagateStep, Intent
+from adminflow.engine.steps import Logger
 
 from .base import CANVAS_CONFIG, is_active
 from .intents import CanvasIntents, Report, refusal_is_outcome
@@ -74,7 +75,7 @@ class MessageStudents(CanvasIntents, AdminPropagateStep[Any]):
     def plan_records(
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
     ) -> list[Intent]:
         """Intend a message for each student due one and not sent it (recently enough)."""

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from canvasapi.enrollment import Enrollment
 
 from adminflow import AdminRecordStep, DropGuard
+from adminflow.engine.steps import Logger
 
 from .base import CANVAS_CONFIG, CanvasStep, is_active
 from .session import CanvasSession
@@ -77,8 +78,9 @@ class ImportCanvasRoster(CanvasStep, AdminRecordStep[Any]):
         DropGuard.config,
     ]
 
-    record_type: ClassVar[Callable[[], Any] | None] = None
-    """Made by the default :meth:`new_record`, then filled by :meth:`copy`."""
+    record_type: ClassVar[type[Any] | None] = None
+    """The class the default :meth:`new_record` makes (called with no arguments), then
+    :meth:`copy` fills."""
     name_field: ClassVar[str] = "name"
     sis_id_field: ClassVar[str | None] = "sis_user_id"
     login_id_field: ClassVar[str | None] = "canvas_login_id"
@@ -127,10 +129,12 @@ class ImportCanvasRoster(CanvasStep, AdminRecordStep[Any]):
 
     # The import
 
-    def new_records(
+    # courseflow's later positional form (get_metadata before set_metadata, no debug),
+    # which the engine calls by position (engine.steps.POSITIONAL_ORDERS).
+    def new_records(  # type: ignore[override]
         self,
         curr_records: list[Any],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         set_metadata: Callable[[str, Any], None],
     ) -> list[Any]:
@@ -184,7 +188,7 @@ class ImportCanvasRoster(CanvasStep, AdminRecordStep[Any]):
 
     def report(
         self,
-        logger: Callable[..., Any],
+        logger: Logger,
         set_metadata: Callable[[str, Any], None],
         source: str,
         listed: int,

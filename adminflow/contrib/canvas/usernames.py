@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from canvasapi.assignment import Assignment
 
 from adminflow import AdminUpdateStep
+from adminflow.engine.steps import Logger
 
 from .base import CANVAS_CONFIG, CanvasStep
 from .errors import CanvasConfigError
@@ -35,7 +36,7 @@ def clean_username(answer: str) -> str:
     return _PREFIX.sub("", " ".join(re.sub(r"<[^>]*>", " ", answer).split())).strip("/ ")
 
 
-class UsernameReader(CanvasStep):
+class UsernameReader(CanvasStep, AdminUpdateStep[Any]):
     """What both readers share: writing the answers found on the students."""
 
     username_field: ClassVar[str] = "github_username"
@@ -49,10 +50,12 @@ class UsernameReader(CanvasStep):
         """Return each student's answer by Canvas user id."""
         raise NotImplementedError
 
-    def update_records(
+    # No debug: an update step changes nothing outside the flow, so debug changes nothing
+    # here; the engine passes only the arguments a step takes (engine.steps.CALL_ARGUMENTS).
+    def update_records(  # type: ignore[override]
         self,
         records: list[tuple[Any, threading.Lock]],
-        logger: Callable[..., Any],
+        logger: Logger,
         get_metadata: Callable[[str], Any],
         set_metadata: Callable[[str, Any], None],
     ) -> None:
@@ -70,7 +73,7 @@ class UsernameReader(CanvasStep):
         logger(f"{len(answers)} answers in {self.source()}; {changed} usernames changed")
 
 
-class ReadQuizUsernames(UsernameReader, AdminUpdateStep[Any]):
+class ReadQuizUsernames(UsernameReader):
     description = "Read each student's GitHub username from their answer to a Canvas quiz"
     config_types = [
         *CANVAS_CONFIG,
@@ -114,7 +117,7 @@ class ReadQuizUsernames(UsernameReader, AdminUpdateStep[Any]):
         return ""
 
 
-class ReadColumnUsernames(UsernameReader, AdminUpdateStep[Any]):
+class ReadColumnUsernames(UsernameReader):
     description = "Read each student's GitHub username from a custom column of the Canvas gradebook"
     config_types = [
         *CANVAS_CONFIG,

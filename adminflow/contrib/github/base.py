@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from adminflow import Intent, RetryPolicy, Secret
+from adminflow.engine.steps import Logger
 
 from .errors import GitHubRefused
 from .session import GitHubSession, run_key, session_for
@@ -100,7 +101,7 @@ class GitHubIntents(GitHubStep):
     outcome_field: ClassVar[str]
 
     def carry_out(
-        self, intent: Intent, logger: Callable[..., Any], get_metadata: Callable[[str], Any]
+        self, intent: Intent, logger: Logger, get_metadata: Callable[[str], Any]
     ) -> dict[str, Any]:
         session = self.session(get_metadata)
         try:
@@ -117,7 +118,7 @@ class GitHubIntents(GitHubStep):
 class Outcomes:
     """Count a step's outcomes and write each on its student, under the student's lock."""
 
-    def __init__(self, logger: Callable[..., Any]) -> None:
+    def __init__(self, logger: Logger) -> None:
         self.logger = logger
         self.counts: dict[str, int] = {}
 

@@ -52,7 +52,9 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
         if not self.configs.tag.strip() or " " in self.configs.tag:
             raise ValueError(f"tag must be a name without spaces, got {self.configs.tag!r}")
 
-    def plan_records(
+    # Takes set_metadata too, which the engine passes by name to a plan_records that takes
+    # it (engine.flow.PLANNED_ARGUMENTS), to publish the repositories without a commit.
+    def plan_records(  # type: ignore[override]
         self,
         records: list[tuple[Any, threading.Lock]],
         logger: Logger,
@@ -111,7 +113,7 @@ class TagSubmissions(GitHubStep, AdminPropagateStep[Any]):
         outcomes.count(result if result == NO_COMMIT or result.startswith("failed") else "tagged")
 
     def carry_out(
-        self, intent: Intent, logger: Callable[..., Any], get_metadata: Callable[[str], Any]
+        self, intent: Intent, logger: Logger, get_metadata: Callable[[str], Any]
     ) -> dict[str, Any]:
         """Tag one repository; write the SHA tagged (or why not) under the tag's name."""
         session = self.session(get_metadata)
