@@ -63,7 +63,7 @@ def change_summary(admin_site: AdminSite, run: FlowRun, *, may_view: bool) -> Ch
     export = admin_url(admin_site, RecordChange, "export") if may_view else None
 
     def url(base: str | None, **filters: str) -> str | None:
-        return None if base is None else f"{base}?{urlencode({'run': run.pk, **filters})}"
+        return None if base is None else f"{base}?{urlencode({'run': str(run.pk), **filters})}"
 
     kinds = [
         KindCount(kind, str(label), counts.get(kind), url(changelist, kind=kind))

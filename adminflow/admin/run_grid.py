@@ -29,7 +29,7 @@ from django.template.response import TemplateResponse
 
 from ..models import FlowRun, Record, RecordChange, StepEffect, StepRun
 from .change_list import changed_fields
-from .display import change_url
+from .display import change_url, missing_object
 from .registered_storers import record_key_field
 from .timeline import timeline_url
 
@@ -125,7 +125,7 @@ def grid_view(model_admin: FlowRunAdmin, request: HttpRequest, object_id: str) -
     """Show a page of the run's grid (``?every=1``: every record; ``?page=N``)."""
     run = model_admin.get_object(request, unquote(object_id))
     if run is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+        return missing_object(model_admin, request, object_id)
     if not model_admin.has_view_or_change_permission(request, run):
         raise PermissionDenied
     request.current_app = model_admin.admin_site.name

@@ -17,6 +17,7 @@ from .config import redact
 from .errors import AdminflowError, StepContractError
 from .intents import Intent, PlanToApply, batches, checked_intents, checked_marks
 from .retries import is_retryable
+from .tracing import RecordLock
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
@@ -46,7 +47,7 @@ class IntentsMixin:
     done_intents: dict[int, Intent]
     intents_lock: threading.Lock | None
     cancel_event: threading.Event
-    locked_records: list[tuple[Any, threading.Lock]]
+    locked_records: list[tuple[Any, RecordLock]]
     records: list[Any]
     steps: dict[str, StepResult]
     result: RunResult
@@ -54,7 +55,7 @@ class IntentsMixin:
     flow: str
     fail: Callable[[str], None]
     step_logger: Callable[..., StepLogger]
-    record_locks: tuple[list[Any], dict[int, threading.Lock]] | None
+    record_locks: tuple[list[Any], dict[int, RecordLock]] | None
     """This phase's records list and each record's lock, by the record's id."""
 
     def run_intents(self, name: str, arguments: dict[str, Any]) -> None:
@@ -164,7 +165,7 @@ class IntentsMixin:
             self.applying.carried_out(intent, None, marks)
         return None
 
-    def lock_of(self, record: Any) -> threading.Lock:
+    def lock_of(self, record: Any) -> RecordLock:
         """Return the lock of ``record`` in this phase's list, found by identity in a map
         built once per list (a search per intent would grow with records x intents)."""
         known = self.record_locks

@@ -40,7 +40,7 @@ from .planning import IntentsMixin
 from .result import RunResult, RunStatus, StepResult, StepStatus
 from .retries import is_retryable
 from .steps import StepKind, plans_intents
-from .tracing import RecordTrace
+from .tracing import RecordLock, RecordTrace
 
 if TYPE_CHECKING:
     from .configured import ConfiguredFlow
@@ -121,7 +121,7 @@ class FlowExecution(IntentsMixin):
             for name, step in plan.steps.items()
         }
         self.records: list[Any] = []
-        self.locked_records: list[tuple[Any, threading.Lock]] = []
+        self.locked_records: list[tuple[Any, RecordLock]] = []
         self.result = RunResult(self.flow, RunStatus.RUNNING, self.steps)
         self.rng = random.Random()  # the jitter of this run's retries
         self.clock: Alarm | None = None  # the run's time limit, if it has one

@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 _current = threading.local()
 """Per thread: ``step`` (the step it runs) and ``held`` (the traced lock it holds)."""
@@ -118,8 +118,7 @@ class RecordTrace:
 
     def loaded(self, records: Sequence[Any]) -> None:
         """Remember the keys of the records loaded, for log lines to be matched against."""
-        self.keys = set(map(self.key_of, records))
-        self.keys.discard(None)
+        self.keys = {key for key in map(self.key_of, records) if key is not None}
         """The keys of the records as they are now: loaded, then after each record step."""
 
     # Steps
@@ -157,8 +156,8 @@ class RecordTrace:
     def after_record_step(self, before: tuple[set[Any], Any], records: Sequence[Any]) -> None:
         """Attribute to the running record step what it added, removed and changed."""
         was, snapshot = before
-        now = set(map(self.key_of, records))
-        now.discard(None)  # a new record without its key yet cannot be named
+        # A new record without its key yet cannot be named.
+        now = {key for key in map(self.key_of, records) if key is not None}
         for key in now - was:
             self._set_action(key, "added")
         for key in was - now:
@@ -167,9 +166,10 @@ class RecordTrace:
         if snapshot is not None:
             key_of, values_of = self.key_of, self.values_of
             for record in records:
-                then = snapshot.get(key := key_of(record))
-                if then is not None:
-                    self._note_fields(key, then, values_of(record))
+                named = key_of(record)
+                then = None if named is None else snapshot.get(named)
+                if named is not None and then is not None:
+                    self._note_fields(named, then, values_of(record))
         self.keys = now
 
     def _set_action(self, key: Any, action: str) -> None:
@@ -190,19 +190,20 @@ class RecordTrace:
 
     # Update and propagate steps: the records' locks
 
-    def locked(self, records: Sequence[Any]) -> list[tuple[Any, TracedLock]]:
+    def locked(self, records: Sequence[Any]) -> list[tuple[Any, RecordLock]]:
         """Return the records, each with a lock that notes what its holder changes."""
         return [(record, TracedLock(self, record)) for record in records]
 
     def released(self, lock: TracedLock, error: BaseException | None) -> None:
         before = lock.before
-        changed = before is not None and before != (now := self.values_of(lock.record))
+        now = None if before is None else self.values_of(lock.record)
+        changed = before is not None and before != now
         if not (changed or error is not None):
             return  # the common case: a step looked and changed nothing
         key = self.key_of(lock.record)
         if key is None:
             return
-        if changed:
+        if before is not None and now is not None and changed:
             self._note_fields(key, before, now)
         if error is not None:
             cell = self._cell(str(key))
@@ -287,3 +288,7 @@ class TracedLock:
         tb: TracebackType | None,
     ) -> None:
         self.release(exc)
+
+
+RecordLock: TypeAlias = "threading.Lock | TracedLock"
+"""The lock a step gets with each record: a plain one, or one that traces its holder."""

@@ -82,7 +82,7 @@ class StoreCounts:
         """Return how many records were stored: all of them, or none in debug mode."""
         return 0 if self.debug else self.added + self.changed + self.unchanged
 
-    def run_fields(self) -> dict[str, int]:
+    def run_fields(self) -> dict[str, Any]:
         """Return the counts as ``FlowRun`` field values, for the run service to record with the run."""
         return {
             "records_added": self.added,

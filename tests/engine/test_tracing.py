@@ -45,9 +45,10 @@ class Pupils(RecordStorer[Pupil]):
 
 
 class Unnamed(Pupils):
-    """The same pupils from a storer that cannot name them."""
+    """The same pupils from a storer that cannot copy their values (every storer names its
+    records, for plans; only one that also copies them field by field is traced)."""
 
-    record_key = None  # type: ignore[assignment]
+    record_values = None  # type: ignore[assignment]
 
 
 class Listener(FlowObserver):
