@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -138,18 +138,27 @@ def _adapted(
 def _datetime_adapter(connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
     """Return the backend's datetime adapter, with a short cut for the common case.
 
-    A datetime already in the connection's time zone (UTC, as ``timezone.now()``
-    and the engine give them) becomes what the backend's adapter makes of it
-    (on SQLite, its naive text) in a third of the time: thousands per run.
+    A datetime in UTC, the connection's time zone (as ``timezone.now()`` and
+    the engine give them), becomes what the backend's adapter makes of it
+    (on SQLite, the text of the naive datetime) in a fraction of the time:
+    thousands per run, most of them within the same few seconds, whose text
+    up to the second is made once (for the one batch the adapter serves).
     """
     adapt = connection.ops.adapt_datetimefield_value
-    zone = connection.timezone
-    if connection.vendor != "sqlite" or zone is None:
+    if connection.vendor != "sqlite" or connection.timezone is not UTC:
         return adapt
+    seconds: dict[tuple[int, ...], str] = {}
 
     def naive_text(value: Any) -> Any:
-        if isinstance(value, datetime) and value.tzinfo is zone:
-            return str(value.replace(tzinfo=None))
-        return adapt(value)
+        if value is None:
+            return None
+        if getattr(value, "tzinfo", None) is not UTC:
+            return adapt(value)
+        second = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+        text = seconds.get(second)
+        if text is None:
+            text = seconds[second] = value.replace(microsecond=0, tzinfo=None).isoformat(" ")
+        # As str() of a datetime: the microseconds only if there are any.
+        return f"{text}.{value.microsecond:06d}" if value.microsecond else text
 
     return naive_text

@@ -113,6 +113,7 @@ class RunRecorder(FlowObserver):
         cancel_event: threading.Event,
     ) -> None:
         self.run = run
+        self.run_id: int = run.pk  # read for every line: the model's pk property costs a call
         self.step_rows = step_rows
         self.cancel_event = cancel_event
         # The thread running the flow keeps its connection; worker threads close theirs.
@@ -203,9 +204,8 @@ class RunRecorder(FlowObserver):
                 self.log(flow, step.name, level, text)
 
     def step_started(self, flow: str, step: StepResult) -> None:
-        self._note_step(
-            step, {"status": StepRunStatus.RUNNING, "started_at": step.started_at}, said=True
-        )
+        at = step.started_at
+        self._note_step(step, {"status": StepRunStatus.RUNNING, "started_at": at}, said_at=at)
 
     def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
         self._note_step(step, {"attempts": step.attempts})
@@ -220,11 +220,14 @@ class RunRecorder(FlowObserver):
             "duration": step.duration,
             "attempts": step.attempts,
             "overdue": step.overdue,
-            "error": cut(step.error or "", self.max_line_length),
-            "traceback": cut(step.traceback or "", self.max_line_length, keep_end=True),
+            "error": cut(step.error, self.max_line_length) if step.error else "",
+            "traceback": cut(step.traceback, self.max_line_length, keep_end=True)
+            if step.traceback
+            else "",
         }
         try:
-            self._note_step(step, fields, said=True, finished=True)
+            # A step that never started (skipped, upstream failed) has no time of its own.
+            self._note_step(step, fields, said_at=step.finished_at or timezone.now(), finished=True)
         finally:
             # A node's work on a worker thread ends here: if the step used the ORM,
             # close what that thread opened rather than leak a connection.
@@ -247,22 +250,25 @@ class RunRecorder(FlowObserver):
         step: StepResult,
         fields: dict[str, Any],
         *,
-        said: bool = False,
+        said_at: datetime | None = None,
         finished: bool = False,
     ) -> None:
-        """Change a step's row for the side thread to write, and log the step's line if
-        the move is ``said``; wake the side thread if that makes something due sooner.
+        """Change a step's row for the side thread to write, and log the step's line, dated
+        ``said_at``, if the move is said; wake the side thread if that makes something due
+        sooner.
 
         One lock for both: every step takes this path twice, from threads that
-        contend for it.
+        contend for it. A step's line is dated with the time the engine gave
+        the move, which the row holds too: the same moment, not read twice.
         """
         name = step.name
         row = self.step_rows[name]
         status = fields.get("status")
-        line = self._line(name, *step_line(step)) if said else None
+        line = self._line(name, *step_line(step), at=said_at) if said_at is not None else None
         with self._lock:
-            if status is not None:
-                # Checked here, in order, though the row may be written once for both moves.
+            # Checked here, in order, though the row may be written once for both moves;
+            # check_transition only to raise, so that no message is made for a legal move.
+            if status is not None and status not in STEP_TRANSITIONS[row["status"]]:
                 check_transition(STEP_TRANSITIONS, f"step {name}", row["status"], status)
             row.update(fields)
             wake = not self._steps_changed
@@ -327,9 +333,14 @@ class RunRecorder(FlowObserver):
 
     # Buffering and the side thread
 
-    def _line(self, step: str | None, level: int, message: str) -> LogLine:
-        """Return a log line as it is written: a RunLog row's values, cut to length."""
-        return (self.run.pk, step or "", level, cut(message, self.max_line_length), timezone.now())
+    def _line(
+        self, step: str | None, level: int, message: str, *, at: datetime | None = None
+    ) -> LogLine:
+        """Return a log line as it is written, dated ``at`` (now by default): a RunLog row's
+        values, cut to length."""
+        if len(message) > self.max_line_length:
+            message = cut(message, self.max_line_length)
+        return (self.run_id, step or "", level, message, at or timezone.now())
 
     def _buffer_line(self, line: LogLine, *, counted: bool = True) -> bool:
         """Buffer ``line`` unless the run has kept its most lines (then count it); return
