@@ -160,13 +160,17 @@ class ImportRoster(AdminRecordStep[Student]):
 
     @staticmethod
     def _new_student(row: RosterRow, section: Section) -> Student:
-        return Student(
+        student = Student(
             netid=row.netid,
             name=row.name,
             email=row.email,
-            section=section,
+            section_id=section.pk,
             github_username=row.github or "",
         )
+        # The section as if assigned, without the checks assigning it makes (a fifth of
+        # importing a 20,000-student roster): it is a saved section of this database.
+        Student.section.field.set_cached_value(student, section)
+        return student
 
     @staticmethod
     def _update_student(student: Student, row: RosterRow, section: Section) -> bool:
