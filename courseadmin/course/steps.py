@@ -6,13 +6,12 @@ Metadata the steps publish (lists of NetIDs unless noted), read by StaffSummary:
   ``roster_updated``, ``roster_malformed`` (``"line N: reason"`` strings).
 - CheckGitHubUsernames: ``usernames_missing``, ``usernames_invalid`` (enrolled only).
 - AssignGroups: ``groups_formed`` (group codes), ``students_grouped`` (NetID -> code).
-- RemindMissingUsernames: ``reminded``.
+- RemindMissingUsernames: ``reminded`` (queued for the Tasks worker, or sent already).
 """
 
 from __future__ import annotations
 
 import random
-import smtplib
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from django.utils import timezone
 
 from adminflow import AdminPropagateStep, AdminRecordStep, AdminUpdateStep, register_step
 
-from . import emails
+from . import emails, reminders
 from .github import is_valid_username, username_problem
 from .grouping import group_number, place_newcomers
 from .models import Section, Student
@@ -276,7 +275,10 @@ class AssignGroups(AdminUpdateStep[Student]):
 
 @register_step
 class RemindMissingUsernames(AdminPropagateStep[Student]):
-    description = "Email enrolled students who have no valid GitHub username, at most once per gap"
+    description = (
+        "Email enrolled students who have no valid GitHub username, at most once per gap: "
+        "queued for a Tasks worker, which records each email's delivery"
+    )
     config_types = [
         ("min_gap_hours", float, "hours to wait before reminding the same student again", 72.0),
     ]
@@ -298,29 +300,42 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
     def send(
         self, due: LockedStudents, now: datetime, logger: StepLogger
     ) -> tuple[list[str], list[str]]:
-        """Email each student in ``due`` over one connection; return who was reminded and failures.
+        """Queue a reminder to each student in ``due``; return who was reminded and failures.
 
-        A refused address does not stop the others. Each student's reminder
-        time is set the moment their message is accepted, so a failure later
-        on cannot lose the record of the ones already sent.
+        The reminders go to the Tasks queue, in batches, for a worker to send
+        (:mod:`.reminders`): a reminder counts as made once queued, so its
+        student's reminder time and task are set then and the next run does
+        not queue it again. Where the task ran at once (the immediate backend), a
+        reminder it could not send is a failure and its student stays due; a
+        batch the queue refuses fails likewise.
         """
+        ready: list[tuple[Student, str]] = []
+        locks: dict[str, threading.Lock] = {}
+        for student, lock in due:
+            with lock:  # checked again: another step may have changed the record
+                if self.is_due(student, now):
+                    ready.append(
+                        (student, username_problem(student.github_username) or "it is not valid")
+                    )
+                    locks[student.netid] = lock
         reminded, failures = [], []
-        write = emails.ReminderWriter()
-        with emails.default_mailer() as connection:
-            for student, lock in due:
-                with lock:  # checked again: another step may have changed the record
-                    if not self.is_due(student, now):
-                        continue
-                    problem = username_problem(student.github_username) or "it is not valid"
-                    try:
-                        connection.send_messages([write(student, problem)])
-                    except (smtplib.SMTPException, OSError) as exc:
-                        failures.append(f"{student.netid} <{student.email}>: {exc}")
-                        logger.error(f"could not email {student.netid}: {exc}")
-                        continue
+        for batch in reminders.queue_reminders(ready):
+            for student in batch.students:
+                if student.netid in batch.failed:
+                    error = batch.failed[student.netid]
+                    failures.append(f"{student.netid} <{student.email}>: {error}")
+                    logger.error(f"could not email {student.netid}: {error}")
+                    continue
+                with locks[student.netid]:
                     student.last_reminded_at = timezone.now()
-                    reminded.append(student.netid)
+                    student.reminder_task = batch.task_id
+                reminded.append(student.netid)
+                if batch.sent:
                     logger(f"reminded {student.netid} <{student.email}>")
+                else:
+                    logger(
+                        f"queued a reminder to {student.netid} <{student.email}> (task {batch.task_id})"
+                    )
         return reminded, failures
 
     def propagate_records(
@@ -344,7 +359,7 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
                 logger(f"debug mode: would email {student.netid} <{student.email}>")
         elif due:
             reminded, failures = self.send(due, now, logger)
-        logger(f"{len(reminded)} reminders sent; {len(due)} students were due")
+        logger(f"{len(reminded)} reminders queued; {len(due)} students were due")
         set_metadata("reminded", sorted(reminded))
         if failures:
             raise ReminderError(

@@ -69,8 +69,8 @@ def test_enrolled_students_without_a_valid_username_get_the_templated_reminder(
     assert sorted(
         (change.key, sorted(change.after)) for change in RecordChange.objects.filter(run=flow_run)
     ) == [
-        ("bad", ["github_username_valid", "last_reminded_at"]),
-        ("none", ["github_username_valid", "last_reminded_at"]),
+        ("bad", ["github_username_valid", "last_reminded_at", "reminder_task"]),
+        ("none", ["github_username_valid", "last_reminded_at", "reminder_task"]),
     ]
 
 
@@ -98,7 +98,7 @@ def test_in_debug_mode_reminders_are_only_logged(sections, mailoutbox):
     assert mailoutbox == []
     assert logged(flow_run, "remind-missing-usernames") == [
         "debug mode: would email none <none@example.edu>",
-        "0 reminders sent; 1 students were due",
+        "0 reminders queued; 1 students were due",
     ]
     assert Student.objects.get(netid="none").last_reminded_at is None
     assert flow_run.metadata["reminded"] == []
