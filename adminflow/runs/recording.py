@@ -129,7 +129,12 @@ class RunRecorder(FlowObserver):
         self.max_line_length: int = adminflow_settings.MAX_LOG_LINE_LENGTH
         self.max_lines: int = adminflow_settings.MAX_LOG_LINES_PER_RUN
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
+        # Held while writing step rows, and while writing log lines: two writes of one kind
+        # never overtake each other, and a write of either kind never waits for one of
+        # the other (the thread storing the run writes the step rows while the side
+        # thread writes a batch of lines).
+        self._steps_write_lock = threading.Lock()
+        self._lines_write_lock = threading.Lock()
         self._buffer: list[LogLine] = []
         # The steps whose rows changed since they were written (the rows hold the
         # changes; set under the lock), and those whose step_run_finished is due
@@ -289,7 +294,7 @@ class RunRecorder(FlowObserver):
         step row must end in its step's final status, so a lost write is
         written again, never dropped.
         """
-        with self._flush_lock:
+        with self._steps_write_lock:
             with self._lock:
                 names, self._steps_changed = list(self._steps_changed), {}
                 finished, self._steps_finished = self._steps_finished, []
@@ -358,7 +363,7 @@ class RunRecorder(FlowObserver):
 
     def flush(self, count: int | None = None) -> None:
         """Write the first ``count`` buffered lines (all by default), in the order logged."""
-        with self._flush_lock:
+        with self._lines_write_lock:
             with self._lock:
                 count = len(self._buffer) if count is None else count
                 batch, self._buffer = self._buffer[:count], self._buffer[count:]
@@ -373,18 +378,23 @@ class RunRecorder(FlowObserver):
             while not self._stopping:
                 self._wake.wait(self._seconds_until_due(next_beat))
                 self._wake.clear()
+                # Lines first: once the steps have ended, the thread about to store writes
+                # the step rows itself (store_started), at the same time as these lines.
+                try:
+                    if due := self._lines_due():
+                        self.flush(due)
+                except Exception:
+                    logger.exception("writing run %s's log lines failed", self.run.pk)
                 try:
                     if self._steps_are_due():
                         self.write_steps()
                 except Exception:
                     # Kept for the next write. Rows that cannot be written now must not
-                    # hold up the log lines, nor the heartbeat that keeps the run alive.
+                    # hold up the heartbeat that keeps the run alive.
                     logger.exception(
                         "writing run %s's step rows failed; kept for the next write", self.run.pk
                     )
                 try:
-                    if due := self._lines_due():
-                        self.flush(due)
                     if monotonic() >= next_beat:
                         retried_if_lost(self.heartbeat, FlowRun)
                         next_beat = monotonic() + self.heartbeat_interval
