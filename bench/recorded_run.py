@@ -21,8 +21,8 @@ layers of 100, each depending on 3 steps of the layer above, on 4 threads.
     The sides are interleaved: each of ``ROUNDS`` rounds runs all three once,
     in an order that alternates from round to round, so that a machine busy
     with other work slows every side alike. The ratio is that of the
-    medians; the spread is the lowest and highest of the rounds' own ratios
-    (each round's recorded run over the same round's engine run).
+    medians; the spread is the lowest, median and highest of the rounds' own
+    ratios (each round's recorded run over the same round's engine run).
 (b) The run's admin page (timeline, step graph, logs) for the 1000-step run
     over the page of a 10-step run: its query count must not grow; its time
     grows with the steps it draws, and the ratio says by how much per step.
@@ -70,11 +70,14 @@ def interleaved(actions: dict[str, Callable[[], Any]]) -> dict[str, list[float]]
     return times
 
 
-def ratio(times: dict[str, list[float]], ours: str, base: str) -> tuple[float, float, float]:
-    """Return the ratio of the medians of ``ours`` over ``base``, and the lowest and highest
-    ratio of one round's ``ours`` over the same round's ``base``."""
-    rounds = [a / b for a, b in zip(times[ours], times[base], strict=True)]
-    return median(times[ours]) / median(times[base]), min(rounds), max(rounds)
+def ratio(times: dict[str, list[float]], ours: str, base: str) -> tuple[float, str]:
+    """Return the ratio of the medians of ``ours`` over ``base``, and the spread of the
+    rounds' own ratios (one round's ``ours`` over the same round's ``base``): their
+    lowest, median and highest. The median of the rounds' ratios is the steadier figure
+    when the machine's load comes and goes, as each pair ran moments apart."""
+    rounds = sorted(a / b for a, b in zip(times[ours], times[base], strict=True))
+    spread = f"rounds {rounds[0]:.2f} / {median(rounds):.2f} / {rounds[-1]:.2f}x"
+    return median(times[ours]) / median(times[base]), spread
 
 
 def median(values: list[float]) -> float:
@@ -151,16 +154,16 @@ def main(argv: list[str] | None = None) -> int:
             f"a recorded run of {steps} steps on {connection.vendor}, {THREADS} threads; "
             f"{ROUNDS} interleaved rounds, medians; {load()}"
         )
-        both, low, high = ratio(times, "recorded", "engine")
+        both, spread = ratio(times, "recorded", "engine")
         print(
-            f"(a) recorded run / engine alone   {both:6.2f}x   (rounds {low:.2f}-{high:.2f}x; "
+            f"(a) recorded run / engine alone   {both:6.2f}x   ({spread}; "
             f"+{(in_database - engine) / steps * 1e6:.0f} us per step; "
             f"{engine * 1000:.0f} -> {in_database * 1000:.0f} ms; both configure the flow)"
         )
-        beforehand, low, high = ratio(times, "recorded", "engine_run_only")
+        beforehand, spread = ratio(times, "recorded", "engine_run_only")
         print(
             f"    over a flow configured beforehand {beforehand:6.2f}x   "
-            f"(rounds {low:.2f}-{high:.2f}x; "
+            f"({spread}; "
             f"{engine_run_only * 1000:.0f} -> {in_database * 1000:.0f} ms; "
             f"configuring counted on the recorded side only)"
         )
@@ -176,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                 "big": lambda: client.get(page_url(big_run)),
             }
         )
-        grown, low, high = ratio(pages, "big", "small")
+        grown, spread = ratio(pages, "big", "small")
         print(
             f"(b) run page, {steps} steps / 10 steps: queries {small_queries} -> {big_queries} "
             f"({'PASS' if big_queries == small_queries else 'FAIL'}: constant), "
-            f"time {grown:.1f}x for {steps // 10}x the steps (rounds {low:.1f}-{high:.1f}x; "
+            f"time {grown:.1f}x for {steps // 10}x the steps ({spread}; "
             f"{median(pages['small']) * 1000:.0f} -> {median(pages['big']) * 1000:.0f} ms)"
         )
         connection.close()
