@@ -7,7 +7,8 @@
 # db.sqlite3, creates the superuser "admin" with a new password (printed; run it
 # again for another), loads the demo course, runs the roster sync with live output,
 # then serves the admin at http://127.0.0.1:8000/admin/ with a task worker
-# (manage.py db_worker) that executes the runs started there. Ctrl-C stops both;
+# (manage.py db_worker) that executes the runs started there and sends the username
+# reminders the runs queue (Admin > Reminders says how each went). Ctrl-C stops both;
 # a run the worker is executing finishes first (Ctrl-C again to stop it now).
 #
 # Environment:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import django
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["TASKS_MODULE", "task", "task_backends"]
+__all__ = ["TASKS_MODULE", "TaskResultStatus", "task", "task_backends"]
 
 # Django's Tasks framework: built in from Django 6.0 (django.tasks), the
 # django-tasks backport (django_tasks) on Django 5.2. The two have the same API
@@ -18,12 +18,16 @@ __all__ = ["TASKS_MODULE", "task", "task_backends"]
 # ``backends`` hold the built-in backends (immediate, dummy), for settings that
 # name one by dotted path.
 if django.VERSION >= (6, 0):
-    from django.tasks import task, task_backends
+    from django.tasks import TaskResultStatus, task, task_backends
 
     TASKS_MODULE = "django.tasks"
 else:
     try:
-        from django_tasks import task, task_backends  # type: ignore[no-redef,assignment]  # the same API, another module
+        from django_tasks import (  # type: ignore[no-redef,assignment]  # the same API, another module
+            TaskResultStatus,
+            task,
+            task_backends,
+        )
     except ImportError as exc:
         raise ImproperlyConfigured(
             "adminflow runs flows in the background through Django's Tasks framework, "

@@ -530,7 +530,9 @@ class PlannedIntent(models.Model):
 class StepRun(models.Model):
     """One step's part in one run."""
 
-    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="steps")
+    # No index of its own: the unique (run, name) index leads with it. A 1000-step run
+    # writes each row twice or more, and every index is one more write each time.
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="steps", db_index=False)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16)
     mode = models.CharField(max_length=16)
@@ -565,7 +567,9 @@ class StepRun(models.Model):
 class RunLog(models.Model):
     """One log line of a run: from a step, the storer (by name) or the flow (blank)."""
 
-    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="logs")
+    # No index of its own: both indexes below lead with it, and a run writes a line
+    # for every start and end of each of its steps.
+    run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="logs", db_index=False)
     step = models.CharField(max_length=200, blank=True)
     level = models.PositiveSmallIntegerField(default=20)
     message = models.TextField()

@@ -20,6 +20,10 @@ through the engine with the course's steps and storer:
 3. ``reminders`` with ``min_gap_hours`` 0, so every student still without a
    valid username is reminded again.
 
+The reminder step queues its reminders for a Tasks worker (the site's
+database backend); after each flow run a worker sends them, here, and its
+time is printed as context: it is no step's time.
+
 Each step's time is its ``StepResult.duration`` (the median of the repeats).
 Per step it prints that time as a share of the 1 s bound at 20,000 and at
 2,000 students, and the per-student cost at 20,000 over that at 2,000 (about
@@ -64,6 +68,7 @@ WARM_UP = 200
 """Students of an untimed first term, so that no measured step pays for first calls."""
 EMAILS = "(context) Django building the emails"
 EMAILS_SENT = "(context) emails sent"
+WORKER = "(context) a Tasks worker sending the queued reminders"
 HEADER = ["NetID", "Name", "Email", "Section", "GitHub", "Level"]
 NAMES = ["Amanda Kim", "Cauê Mendonça", "Zoë O'Brien", "Nguyễn Thị Minh", "Lee, Jordan"]
 
@@ -150,8 +155,9 @@ def configure(directory: Path) -> Any:
 def fresh_course() -> None:
     from django.core import mail
 
-    from courseadmin.course.models import Group, Section, Student
+    from courseadmin.course.models import Group, Reminder, Section, Student
 
+    Reminder.objects.all().delete()
     Student.objects.all().delete()
     Group.objects.all().delete()
     Section.objects.all().delete()
@@ -162,11 +168,13 @@ def fresh_course() -> None:
 def run_flow(name: str, config: dict[str, Any]) -> dict[str, float]:
     """Run ``name`` through the engine with ``config``; return each step's seconds.
 
-    Under ``EMAILS`` it also returns how many messages the run sent and how
-    long Django alone takes to build them (``message()``, which every backend
-    calls once per message): the part of a step's time no step code can save.
+    Under ``WORKER`` it also returns how long a Tasks worker took to send the
+    reminders the run queued; under ``EMAILS``, how many messages were sent
+    and how long Django alone takes to build them (``message()``, which every
+    backend calls once per message).
     """
     from django.core import mail
+    from django.core.management import call_command
 
     from adminflow.registry import flow_registry
 
@@ -176,6 +184,9 @@ def run_flow(name: str, config: dict[str, Any]) -> dict[str, float]:
     result = configured.run()
     assert result.succeeded, f"{name}: {result.error}\n{result.traceback or ''}"
     times = {step.name: step.duration for step in result.steps.values() if step.duration}
+    started = time.perf_counter()
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    times[WORKER] = time.perf_counter() - started
     started = time.perf_counter()
     for message in mail.outbox:
         message.message()
@@ -232,6 +243,9 @@ def report(large: dict[tuple[str, str], float], small: dict[tuple[str, str], flo
             label = key[0]
             print(label)
         if key[1] == EMAILS_SENT:
+            continue
+        if key[1] == WORKER:
+            print(f"  {key[1]}: {seconds:.3f} s; {small[key]:.3f} s")
             continue
         if key[1] == EMAILS:
             sent = (int(large[key[0], EMAILS_SENT]), int(small[key[0], EMAILS_SENT]))

@@ -11,7 +11,8 @@ fastest, measured on such a run:
 
 - PostgreSQL: one JSON parameter per batch, read back into rows of the
   table's own type by ``json_populate_recordset``. Thousands of ``%s``
-  would be parsed by the driver in Python, which cost more than the write.
+  would be parsed by the driver in Python, which cost more than the write;
+  datetimes go in it as ISO text, made without a callback from the encoder.
 - SQLite: a multi-row INSERT, and one prepared UPDATE run for every row
   (no round trips to save; ``UPDATE ... FROM`` needs SQLite 3.33).
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -48,7 +49,7 @@ def insert_rows(
             sql = (
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM {_recordset(connection, model)}"
             )
-            for batch in _batches(rows, batch_size):
+            for batch in _batches(_adapted(connection, columns, rows), batch_size):
                 cursor.execute(sql, [_as_json(columns, batch)])
             return
         size = max(1, min(batch_size, connection.ops.bulk_batch_size(columns, rows)))
@@ -81,7 +82,7 @@ def update_rows(
                 f"UPDATE {table} AS t SET {sets} FROM {_recordset(connection, model)} AS v "
                 f"WHERE t.{pk} = v.{pk}"
             )
-            for batch in _batches(rows, batch_size):
+            for batch in _batches(_adapted(connection, columns, rows), batch_size):
                 cursor.execute(sql, [_as_json(columns, batch)])
             return
         sets = ", ".join(f"{name} = %s" for name in changed)
@@ -102,26 +103,22 @@ def _recordset(connection: BaseDatabaseWrapper, model: type[models.Model]) -> st
 
 
 def _as_json(columns: list[models.Field], rows: Sequence[Sequence[Any]]) -> str:
-    """Return ``rows`` as a JSON array of objects keyed by column (PostgreSQL)."""
+    """Return ``rows``, adapted (:func:`_adapted`), as a JSON array of objects keyed by
+    column (PostgreSQL)."""
     names = [column.column for column in columns]
-    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=_iso)
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} {value!r} as JSON")
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _adapted(
     connection: BaseDatabaseWrapper, columns: list[models.Field], rows: Sequence[Sequence[Any]]
 ) -> list[Sequence[Any]]:
-    """Return ``rows`` with their datetimes and JSON as the database takes them."""
+    """Return ``rows`` with their datetimes and JSON as the database takes them: on
+    PostgreSQL, as they go in a JSON batch (datetimes as ISO text, JSON as it is)."""
     adapters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, column in enumerate(columns):
         if isinstance(column, models.DateTimeField):
             adapters.append((index, _datetime_adapter(connection)))
-        elif isinstance(column, models.JSONField):
+        elif isinstance(column, models.JSONField) and connection.vendor != "postgresql":
             encoder = column.encoder
             adapters.append((index, lambda value, encoder=encoder: json.dumps(value, cls=encoder)))
     if not adapters:
@@ -136,20 +133,41 @@ def _adapted(
 
 
 def _datetime_adapter(connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
-    """Return the backend's datetime adapter, with a short cut for the common case.
+    """Return a datetime's adapter for ``connection``, with a short cut for the common case.
 
-    A datetime already in the connection's time zone (UTC, as ``timezone.now()``
-    and the engine give them) becomes what the backend's adapter makes of it
-    (on SQLite, its naive text) in a third of the time: thousands per run.
+    A datetime in UTC (as ``timezone.now()`` and the engine give them) becomes
+    its text in a fraction of the time the usual way takes: thousands per
+    run, most of them within the same few seconds, whose text up to the
+    second is made once (for the one batch the adapter serves). On SQLite
+    that is the backend adapter's text (the naive datetime, when the
+    connection's zone is UTC); on PostgreSQL, ISO text with its offset for a
+    JSON batch. Elsewhere, the backend's adapter.
     """
+    if connection.vendor == "postgresql":
+        return _utc_text("T", "+00:00", datetime.isoformat)
     adapt = connection.ops.adapt_datetimefield_value
-    zone = connection.timezone
-    if connection.vendor != "sqlite" or zone is None:
-        return adapt
+    if connection.vendor == "sqlite" and connection.timezone is UTC:
+        return _utc_text(" ", "", adapt)
+    return adapt
 
-    def naive_text(value: Any) -> Any:
-        if isinstance(value, datetime) and value.tzinfo is zone:
-            return str(value.replace(tzinfo=None))
-        return adapt(value)
 
-    return naive_text
+def _utc_text(sep: str, offset: str, otherwise: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Return a function writing a UTC datetime as ISO text (``sep`` between date and time,
+    ``offset`` after it; the microseconds only if any, as ``isoformat`` does); None as None,
+    and any other value as ``otherwise`` does."""
+    seconds: dict[tuple[int, ...], str] = {}
+
+    def text(value: Any) -> Any:
+        if value is None:
+            return None
+        if getattr(value, "tzinfo", None) is not UTC:
+            return otherwise(value)
+        second = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+        start = seconds.get(second)
+        if start is None:
+            start = seconds[second] = value.replace(microsecond=0, tzinfo=None).isoformat(sep)
+        if value.microsecond:
+            return f"{start}.{value.microsecond:06d}{offset}"
+        return f"{start}{offset}"
+
+    return text

@@ -122,6 +122,7 @@ class RunRecorder(FlowObserver):
         self.run = run
         self.collection = collection
         """The collection the run's records are audited under, for its StepEffect rows."""
+        self.run_id: int = run.pk  # read for every line: the model's pk property costs a call
         self.step_rows = step_rows
         self.cancel_event = cancel_event
         # The thread running the flow keeps its connection; worker threads close theirs.
@@ -137,7 +138,12 @@ class RunRecorder(FlowObserver):
         self.max_line_length: int = adminflow_settings.MAX_LOG_LINE_LENGTH
         self.max_lines: int = adminflow_settings.MAX_LOG_LINES_PER_RUN
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
+        # Held while writing step rows, and while writing log lines: two writes of one kind
+        # never overtake each other, and a write of either kind never waits for one of
+        # the other (the thread storing the run writes the step rows while the side
+        # thread writes a batch of lines).
+        self._steps_write_lock = threading.Lock()
+        self._lines_write_lock = threading.Lock()
         self._buffer: list[LogLine] = []
         self._effects: list[tuple[Any, ...]] = []
         # The steps whose rows changed since they were written (the rows hold the
@@ -213,9 +219,8 @@ class RunRecorder(FlowObserver):
                 self.log(flow, step.name, level, text)
 
     def step_started(self, flow: str, step: StepResult) -> None:
-        self._note_step(
-            step, {"status": StepRunStatus.RUNNING, "started_at": step.started_at}, said=True
-        )
+        at = step.started_at
+        self._note_step(step, {"status": StepRunStatus.RUNNING, "started_at": at}, said_at=at)
 
     def step_retrying(self, flow: str, step: StepResult, error: str, delay: float) -> None:
         self._note_step(step, {"attempts": step.attempts})
@@ -252,11 +257,14 @@ class RunRecorder(FlowObserver):
             "duration": step.duration,
             "attempts": step.attempts,
             "overdue": step.overdue,
-            "error": cut(step.error or "", self.max_line_length),
-            "traceback": cut(step.traceback or "", self.max_line_length, keep_end=True),
+            "error": cut(step.error, self.max_line_length) if step.error else "",
+            "traceback": cut(step.traceback, self.max_line_length, keep_end=True)
+            if step.traceback
+            else "",
         }
         try:
-            self._note_step(step, fields, said=True, finished=True)
+            # A step that never started (skipped, upstream failed) has no time of its own.
+            self._note_step(step, fields, said_at=step.finished_at or timezone.now(), finished=True)
         finally:
             # A node's work on a worker thread ends here: if the step used the ORM,
             # close what that thread opened rather than leak a connection.
@@ -281,22 +289,25 @@ class RunRecorder(FlowObserver):
         step: StepResult,
         fields: dict[str, Any],
         *,
-        said: bool = False,
+        said_at: datetime | None = None,
         finished: bool = False,
     ) -> None:
-        """Change a step's row for the side thread to write, and log the step's line if
-        the move is ``said``; wake the side thread if that makes something due sooner.
+        """Change a step's row for the side thread to write, and log the step's line, dated
+        ``said_at``, if the move is said; wake the side thread if that makes something due
+        sooner.
 
         One lock for both: every step takes this path twice, from threads that
-        contend for it.
+        contend for it. A step's line is dated with the time the engine gave
+        the move, which the row holds too: the same moment, not read twice.
         """
         name = step.name
         row = self.step_rows[name]
         status = fields.get("status")
-        line = self._line(name, *step_line(step)) if said else None
+        line = self._line(name, *step_line(step), at=said_at) if said_at is not None else None
         with self._lock:
-            if status is not None:
-                # Checked here, in order, though the row may be written once for both moves.
+            # Checked here, in order, though the row may be written once for both moves;
+            # check_transition only to raise, so that no message is made for a legal move.
+            if status is not None and status not in STEP_TRANSITIONS[row["status"]]:
                 check_transition(STEP_TRANSITIONS, f"step {name}", row["status"], status)
             row.update(fields)
             wake = not self._steps_changed
@@ -317,7 +328,7 @@ class RunRecorder(FlowObserver):
         step row must end in its step's final status, so a lost write is
         written again, never dropped.
         """
-        with self._flush_lock:
+        with self._steps_write_lock:
             with self._lock:
                 names, self._steps_changed = list(self._steps_changed), {}
                 finished, self._steps_finished = self._steps_finished, []
@@ -361,16 +372,20 @@ class RunRecorder(FlowObserver):
 
     # Buffering and the side thread
 
-    def _line(self, step: str | None, level: int, message: str, record_key: str = "") -> LogLine:
-        """Return a log line as it is written: a RunLog row's values, cut to length."""
-        return (
-            self.run.pk,
-            step or "",
-            level,
-            cut(message, self.max_line_length),
-            timezone.now(),
-            record_key[:255],
-        )
+    def _line(
+        self,
+        step: str | None,
+        level: int,
+        message: str,
+        record_key: str = "",
+        *,
+        at: datetime | None = None,
+    ) -> LogLine:
+        """Return a log line as it is written, dated ``at`` (now by default): a RunLog row's
+        values, cut to length."""
+        if len(message) > self.max_line_length:
+            message = cut(message, self.max_line_length)
+        return (self.run_id, step or "", level, message, at or timezone.now(), record_key[:255])
 
     def _buffer_line(self, line: LogLine, *, counted: bool = True) -> bool:
         """Buffer ``line`` unless the run has kept its most lines (then count it); return
@@ -388,7 +403,7 @@ class RunRecorder(FlowObserver):
 
     def flush(self, count: int | None = None) -> None:
         """Write the first ``count`` buffered lines (all by default), in the order logged."""
-        with self._flush_lock:
+        with self._lines_write_lock:
             with self._lock:
                 count = len(self._buffer) if count is None else count
                 batch, self._buffer = self._buffer[:count], self._buffer[count:]
@@ -420,18 +435,23 @@ class RunRecorder(FlowObserver):
             while not self._stopping:
                 self._wake.wait(self._seconds_until_due(next_beat))
                 self._wake.clear()
+                # Lines first: once the steps have ended, the thread about to store writes
+                # the step rows itself (store_started), at the same time as these lines.
+                try:
+                    if (due := self._lines_due()) or self._effects_due():
+                        self.flush(due)
+                except Exception:
+                    logger.exception("writing run %s's log lines failed", self.run.pk)
                 try:
                     if self._steps_are_due():
                         self.write_steps()
                 except Exception:
                     # Kept for the next write. Rows that cannot be written now must not
-                    # hold up the log lines, nor the heartbeat that keeps the run alive.
+                    # hold up the heartbeat that keeps the run alive.
                     logger.exception(
                         "writing run %s's step rows failed; kept for the next write", self.run.pk
                     )
                 try:
-                    if (due := self._lines_due()) or self._effects_due():
-                        self.flush(due)
                     if monotonic() >= next_beat:
                         retried_if_lost(self.heartbeat, FlowRun)
                         next_beat = monotonic() + self.heartbeat_interval

@@ -38,13 +38,14 @@ def step_row_values(
         for field in StepRun._meta.concrete_fields
         if not field.primary_key
     }
+    run_id, modes, include = run.pk, run.step_modes, str(StepMode.INCLUDE)
     rows = []
     for position, (name, entry) in enumerate(steps.items()):
-        mode = run.step_modes.get(name, str(StepMode.INCLUDE))
+        mode = modes.get(name, include)
         rows.append(
             {
                 **defaults,
-                "run_id": run.pk,
+                "run_id": run_id,
                 "name": name,
                 "kind": str(entry.kind),
                 "mode": mode,

@@ -2,7 +2,8 @@
 
 Flows keep students and groups up to date; staff mostly look. Staff may
 correct a student's details (a GitHub username a student emailed in, say);
-what flows compute (validity, reminders, groups) is read-only here.
+what flows compute (validity, reminders, groups) is read-only here, and so is
+how each queued reminder's delivery went.
 A student's page also shows what each roster run did to that student.
 """
 
@@ -17,7 +18,7 @@ from django.http import HttpRequest
 
 from adminflow.admin import RecordHistoryMixin
 
-from .models import Group, Section, Student
+from .models import Group, Reminder, Section, Student
 
 
 @admin.register(Student)
@@ -42,6 +43,7 @@ class StudentAdmin(RecordHistoryMixin, admin.ModelAdmin):
         "group_code",
         "invited_at",
         "last_reminded_at",
+        "reminder_task",
     ]
 
 
@@ -145,4 +147,26 @@ class GroupAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Group | None = None) -> bool:
+        return False
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """Read-only: the task sending queued reminders says how each one went (a failed one
+    with the mail server's reply)."""
+
+    list_display = ["netid", "email", "outcome", "error", "finished_at", "task_id"]
+    list_filter = ["outcome", "finished_at"]
+    search_fields = ["netid", "email", "task_id"]
+    search_help_text = "A NetID, an email address or a task id."
+    fields = list_display
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reminder | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Reminder | None = None) -> bool:
         return False

@@ -1,13 +1,14 @@
 """The course's emails, rendered from the site's templates under ``templates/course/email/``.
 
-Messages are built here and sent by the propagate steps, which decide whom
-to write to and record what was sent.
+Messages are built here and sent by the propagate step that decides whom to
+write to (the staff summary) or by the task the reminder step queues
+(:mod:`courseadmin.course.reminders`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
@@ -42,11 +43,22 @@ def default_mailer() -> BaseEmailBackend:
     return mailers.default
 
 
+class ReminderPayload(TypedDict):
+    """One username reminder as a task carries it: the student as the email shows them
+    (``section`` is its code), and what is wrong with their username."""
+
+    netid: str
+    name: str
+    email: str
+    section: str
+    problem: str
+
+
 class ReminderWriter:
     """Write username reminders, text and HTML, from the site's templates.
 
-    The templates are looked up once, when the writer is made, so a step
-    reminding thousands of students pays for the lookups once, not three
+    The templates are looked up once, when the writer is made, so a task
+    reminding hundreds of students pays for the lookups once, not three
     times per student.
     """
 
@@ -55,13 +67,19 @@ class ReminderWriter:
         self.text = get_template("course/email/username_reminder.txt")
         self.html = get_template("course/email/username_reminder.html")
 
-    def __call__(self, student: Student, problem: str) -> EmailMultiAlternatives:
-        """Return the reminder to ``student``, whose username has ``problem``."""
-        context = {"student": student, "problem": problem}
+    def __call__(self, reminder: ReminderPayload) -> EmailMultiAlternatives:
+        """Return the email of ``reminder``."""
+        # The templates read student.name, .netid and .section.code, as of a Student.
+        student = {
+            "name": reminder["name"],
+            "netid": reminder["netid"],
+            "section": {"code": reminder["section"]},
+        }
+        context = {"student": student, "problem": reminder["problem"]}
         message = EmailMultiAlternatives(
             subject=_subject(self.subject, context),
             body=self.text.render(context),
-            to=[student.email],
+            to=[reminder["email"]],
         )
         message.attach_alternative(self.html.render(context), "text/html")
         return message

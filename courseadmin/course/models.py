@@ -64,7 +64,12 @@ class Student(models.Model):
         null=True, blank=True, help_text="When the GitHub organization invite was sent."
     )
     last_reminded_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the last username reminder was emailed."
+        null=True, blank=True, help_text="When the last username reminder was queued."
+    )
+    reminder_task = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The task that sends the last reminder; its delivery is listed under Reminders.",
     )
     # What the GitHub steps (adminflow.contrib.github) found and did, one field per action:
     # "done", "already" (GitHub was already so) or "failed: <reason>"; blank until tried.
@@ -136,3 +141,39 @@ class Group(models.Model):
     @property
     def members(self) -> StudentQuerySet:
         return Student.objects.enrolled().filter(group_code=self.code)
+
+
+class Reminder(models.Model):
+    """How the delivery of one username reminder went, as the task that sent it recorded it.
+
+    The reminder step queues reminders for a Tasks worker and records the
+    task on each student (``Student.reminder_task``); the task writes these
+    rows. A student whose reminder task has no row for them yet is still
+    queued. Not fields of the student: the step's records are stored after
+    the step, and a worker may deliver before that (a backend that runs
+    tasks at once does so before the step even ends), so an outcome written
+    on the student would be overwritten, or find no row yet for a student
+    added in the same run.
+    """
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        """Accepted by the email backend."""
+        FAILED = "failed", "Failed"
+        """Refused by the mail server, or the server could not be reached."""
+
+    netid = models.CharField("NetID", max_length=64, db_index=True)
+    email = models.EmailField()
+    task_id = models.CharField("task", max_length=64, help_text="The task that sent it.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True, help_text="The mail server's reply, if it failed.")
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-finished_at", "netid"]
+        constraints = [
+            models.UniqueConstraint(fields=["task_id", "netid"], name="course_reminder_once_a_task")
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder to {self.netid} ({self.outcome})"

@@ -7,7 +7,8 @@ Metadata the steps publish (lists of NetIDs unless noted), read by StaffSummary:
 - CheckGitHubUsernames: ``usernames_missing``, ``usernames_invalid`` (enrolled only).
 - AssignGroups: ``groups_formed`` (group codes), ``students_grouped`` (NetID -> code).
 - RemindMissingUsernames: ``reminded``, the students it reminds (or, in a plan or
-  in debug mode, would remind).
+  in debug mode, would remind); the reminders go to the Tasks queue, for a worker
+  to send (:mod:`.reminders`).
 
 The two propagate steps plan intents (``plan_records`` and ``carry_out``), so
 the course's flows can be planned, reviewed and approved before anyone is
@@ -16,14 +17,12 @@ emailed (``runflow roster-sync --plan``).
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -39,7 +38,8 @@ from adminflow import (
     register_step,
 )
 
-from . import emails
+from . import emails, reminders
+from .emails import ReminderPayload
 from .github import is_valid_username, username_problem
 from .grouping import group_number, place_newcomers
 from .models import Section, Student
@@ -60,6 +60,10 @@ class StepLogger(Protocol):
 
 class RosterError(Exception):
     """Raise when a roster export must not be imported; nothing is stored."""
+
+
+class ReminderError(Exception):
+    """A reminder that could not be sent (or queued); its student stays due."""
 
 
 def _netids(students: list[Student]) -> list[str]:
@@ -164,13 +168,17 @@ class ImportRoster(AdminRecordStep[Student]):
 
     @staticmethod
     def _new_student(row: RosterRow, section: Section) -> Student:
-        return Student(
+        student = Student(
             netid=row.netid,
             name=row.name,
             email=row.email,
-            section=section,
+            section_id=section.pk,
             github_username=row.github or "",
         )
+        # The section as if assigned, without the checks assigning it makes (a fifth of
+        # importing a 20,000-student roster): it is a saved section of this database.
+        Student.section.field.set_cached_value(student, section)
+        return student
 
     @staticmethod
     def _update_student(student: Student, row: RosterRow, section: Section) -> bool:
@@ -276,7 +284,10 @@ class AssignGroups(AdminUpdateStep[Student]):
 
 @register_step
 class RemindMissingUsernames(AdminPropagateStep[Student]):
-    description = "Email enrolled students who have no valid GitHub username, at most once per gap"
+    description = (
+        "Email enrolled students who have no valid GitHub username, at most once per gap: "
+        "queued for a Tasks worker, which records each email's delivery"
+    )
     config_types = [
         ("min_gap_hours", float, "hours to wait before reminding the same student again", 72.0),
     ]
@@ -294,6 +305,9 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
                 or now - student.last_reminded_at >= timedelta(hours=self.configs.min_gap_hours)
             )
         )
+
+    batch_size = reminders.REMINDERS_PER_TASK
+    """Reminders handed to one task (:mod:`.reminders`)."""
 
     def plan_records(
         self,
@@ -326,23 +340,38 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
     def carry_out(
         self, intent: Intent, logger: StepLogger, get_metadata: GetMetadata
     ) -> dict[str, Any]:
-        """Email one reminder; its time is written down the moment the message is accepted."""
-        params = intent.params
-        student = SimpleNamespace(
-            name=params["name"],
-            netid=params["netid"],
-            email=params["email"],
-            section=SimpleNamespace(code=params["section"]),
-        )
-        with emails.default_mailer() as connection:
-            connection.send_messages([self.writer(student, params["problem"])])
-        logger(f"reminded {params['netid']} <{params['email']}>")
-        return {"last_reminded_at": timezone.now()}
+        """Queue one reminder: a batch of one."""
+        (outcome,) = self.carry_out_batch([intent], logger, get_metadata)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    @functools.cached_property
-    def writer(self) -> emails.ReminderWriter:
-        """The reminder writer: its templates are looked up once per step, not per email."""
-        return emails.ReminderWriter()
+    def carry_out_batch(
+        self, intents: list[Intent], logger: StepLogger, get_metadata: GetMetadata
+    ) -> list[dict[str, Any] | Exception]:
+        """Hand a batch of reminders to one task; return each one's outcome.
+
+        A reminder counts as made once queued: its student's reminder time and
+        task are written down then, so the next run does not queue it again.
+        Where the task ran at once (the immediate backend), a reminder it could
+        not send is a failure and its student stays due; a batch the queue
+        refuses fails likewise.
+        """
+        batch = reminders.queue_batch([cast(ReminderPayload, i.params) for i in intents])
+        now = timezone.now()
+        outcomes: list[dict[str, Any] | Exception] = []
+        for intent in intents:
+            netid, email = intent.params["netid"], intent.params["email"]
+            if netid in batch.failed:
+                logger.error(f"could not email {netid}: {batch.failed[netid]}")
+                outcomes.append(ReminderError(f"{netid} <{email}>: {batch.failed[netid]}"))
+                continue
+            if batch.sent:
+                logger(f"reminded {netid} <{email}>")
+            else:
+                logger(f"queued a reminder to {netid} <{email}> (task {batch.task_id})")
+            outcomes.append({"last_reminded_at": now, "reminder_task": batch.task_id})
+        return outcomes
 
 
 @register_step

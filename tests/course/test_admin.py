@@ -14,8 +14,8 @@ from django.urls import reverse
 from adminflow.admin.record_history import HISTORY_LIMIT
 from adminflow.models import FlowRun, RecordChange
 from adminflow.states import FlowRunStatus
-from courseadmin.course.admin import GroupAdmin, SectionAdmin, StudentAdmin
-from courseadmin.course.models import Group, Section, Student
+from courseadmin.course.admin import GroupAdmin, ReminderAdmin, SectionAdmin, StudentAdmin
+from courseadmin.course.models import Group, Reminder, Section, Student
 from tests.course.conftest import run, student_row, sync_config
 from tests.factories import CourseStudentFactory, FlowRunFactory, SectionFactory, StaffUserFactory
 
@@ -67,6 +67,27 @@ def test_every_course_model_has_an_admin_page():
     assert isinstance(admin.site._registry[Student], StudentAdmin)
     assert isinstance(admin.site._registry[Section], SectionAdmin)
     assert isinstance(admin.site._registry[Group], GroupAdmin)
+    assert isinstance(admin.site._registry[Reminder], ReminderAdmin)
+
+
+def test_staff_see_how_each_reminder_went_and_cannot_change_it(staff_user):
+    Reminder.objects.create(netid="ab1", email="ab1@example.edu", task_id="t1", outcome="sent")
+    Reminder.objects.create(
+        netid="cd2", email="cd2@example.edu", task_id="t1", outcome="failed", error="550 no user"
+    )
+    client = Client()
+    client.force_login(staff_user)
+
+    page = client.get(reverse("admin:course_reminder_changelist"), {"outcome__exact": "failed"})
+
+    assert [r.netid for r in page.context["cl"].result_list] == ["cd2"]
+    assert "550 no user" in page.content.decode()
+    request = RequestFactory().get("/")
+    request.user = staff_user
+    reminder_admin = ReminderAdmin(Reminder, admin.site)
+    assert not reminder_admin.has_add_permission(request)
+    assert not reminder_admin.has_change_permission(request)
+    assert not reminder_admin.has_delete_permission(request)
 
 
 @pytest.mark.parametrize(

@@ -71,8 +71,8 @@ def test_enrolled_students_without_a_valid_username_get_the_templated_reminder(
     assert sorted(
         (change.key, sorted(change.after)) for change in RecordChange.objects.filter(run=flow_run)
     ) == [
-        ("bad", ["github_username_valid", "last_reminded_at"]),
-        ("none", ["github_username_valid", "last_reminded_at"]),
+        ("bad", ["github_username_valid", "last_reminded_at", "reminder_task"]),
+        ("none", ["github_username_valid", "last_reminded_at", "reminder_task"]),
     ]
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
-from courseadmin.course.rosterfile import RosterFileError, RosterRow, RowProblem, read_roster
+from courseadmin.course.rosterfile import (
+    RosterFileError,
+    RosterRow,
+    RowProblem,
+    is_email_address,
+    read_roster,
+)
 from tests.course.conftest import HEADER, student_row
 
 SECTIONS = {"S01", "S02"}
@@ -165,3 +173,64 @@ def test_a_header_only_roster_has_no_rows(write_roster):
     export = read_roster(write_roster([]), SECTIONS)
 
     assert (export.rows, export.problems, export.mentioned_netids) == ([], [], set())
+
+
+# Addresses as rosters carry them and as they go wrong, near each of Django's rules (its
+# verdict is the reference: a quoted part with a space, or a trailing dot, it refuses).
+EMAIL_CORPUS = [
+    "ab1@example.edu",
+    "First.Last+tag@Students.Example.EDU",
+    "o'brien@example.edu",
+    "x@localhost",  # Django's allowlisted domain
+    "user@[127.0.0.1]",
+    "user@[IPv6:2001:db8::1]",
+    "user@[2001:db8::1]",
+    '"quoted name"@example.edu',
+    '"a\\"b"@example.edu',
+    "user@xn--bcher-kva.example",
+    "user@bücher.example",
+    "a@" + "d" * 63 + ".edu",
+    "a" * 64 + "@example.edu",
+    "user@example.edu.",
+    "!#$%&'*+/=?^_`{}|~-@example.edu",
+    "",
+    "not-an-email",
+    "@example.edu",
+    "ab1@",
+    "ab1@@example.edu",
+    "a@b@example.edu",
+    "ab 1@example.edu",
+    "ab1@exa mple.edu",
+    ".ab1@example.edu",
+    "ab1.@example.edu",
+    "a..b@example.edu",
+    "ab1@example",
+    "ab1@-example.edu",
+    "ab1@example-.edu",
+    "ab1@" + "d" * 64 + ".edu",
+    "ab1@example.e",
+    "ab1@example.123",
+    "ab1@[999.1.1.1]",
+    "ab1@[not-an-ip]",
+    "ab1@localhost.",
+    "a" * 310 + "@example.edu",  # over 320 characters
+    "ab1@example.edu\n",
+    "zoë@example.edu",
+    '"unclosed@example.edu',
+]
+
+
+def test_the_email_check_accepts_exactly_what_djangos_validator_accepts():
+    """The roster's cheaper check, held to Django's own on good and bad addresses."""
+
+    def django_accepts(value: str) -> bool:
+        try:
+            validate_email(value)
+        except ValidationError:
+            return False
+        return True
+
+    verdicts = {value: is_email_address(value) for value in EMAIL_CORPUS}
+
+    assert verdicts == {value: django_accepts(value) for value in EMAIL_CORPUS}
+    assert 10 < sum(verdicts.values()) < len(EMAIL_CORPUS) - 10  # both kinds, many of each

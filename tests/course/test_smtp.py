@@ -19,9 +19,10 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.core.management import call_command
 
 from adminflow.models import StepRun
-from courseadmin.course.models import Student
+from courseadmin.course.models import Reminder, Student
 from courseadmin.mail import mail_settings
 from tests.course.conftest import ROOT, run
 from tests.factories import CourseStudentFactory
@@ -110,6 +111,29 @@ def test_a_refused_address_fails_the_step_but_the_reminders_sent_are_still_store
     assert reminded["ok"] is not None  # stored: a rerun must not email them twice
     assert reminded["refused"] is None  # so the next run tries again
     assert flow_run.metadata["reminded"] == ["ok", "refused"]  # whom it set out to remind
+
+
+def test_a_queued_reminder_the_server_refuses_is_recorded_failed_with_the_servers_reply(
+    sections, smtp_server, settings
+):
+    settings.TASKS = {**settings.TASKS, "default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    CourseStudentFactory(netid="ok", github_username="")
+    CourseStudentFactory(netid="refused", email=REFUSED, github_username="")
+
+    flow_run = run("reminders")
+    assert flow_run.status == "succeeded"  # handed over: delivery is the worker's part
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+    assert [recipients for _sender, recipients, _message in smtp_server.received] == [
+        ["ok@example.edu"]
+    ]
+    outcomes = {r.netid: (r.outcome, r.error) for r in Reminder.objects.all()}
+    assert outcomes == {
+        "ok": ("sent", ""),
+        "refused": ("failed", f"{{'{REFUSED}': (550, b'5.1.1 No such user here')}}"),
+    }
+    # Reminded as far as the step knows: the refusal waits, with the reply, for staff.
+    assert Student.objects.filter(last_reminded_at__isnull=True).count() == 0
 
 
 def test_the_site_takes_its_smtp_server_from_email_url():

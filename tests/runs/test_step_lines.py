@@ -146,3 +146,19 @@ def test_step_lines_count_towards_the_lines_a_run_keeps(register, settings):
         "4 more log lines were not stored: a run keeps at most 4 "
         "(ADMINFLOW['MAX_LOG_LINES_PER_RUN'])"
     ]
+
+
+def test_a_step_line_is_dated_when_its_step_moved(register):
+    """A start line carries the step's start time and an end line its end time, to the
+    microsecond: the moments the engine gave, the same as the step's row holds."""
+    flow = AdminFlow("dated", "one step", make_storer([]), "records")
+    flow.add_update_step("only", update_step())
+    register(flow)
+
+    run = execute_run(start_run("dated", trigger=Trigger.COMMAND))
+
+    step = StepRun.objects.get(run=run, name="only")
+    assert list(run.logs.filter(step="only").values_list("created_at", flat=True)) == [
+        step.started_at,
+        step.finished_at,
+    ]
