@@ -281,7 +281,7 @@ class RunRecorder(FlowObserver):
         # Written now, by the thread about to store: on SQLite the store's transaction
         # would keep the side thread from writing them until it ends.
         self.write_steps()
-        with self._flush_lock:
+        with self._lines_write_lock:
             self.write_effects()
 
     def _note_step(

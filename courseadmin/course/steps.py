@@ -364,7 +364,7 @@ class RemindMissingUsernames(AdminPropagateStep[Student]):
             netid, email = intent.params["netid"], intent.params["email"]
             if netid in batch.failed:
                 logger.error(f"could not email {netid}: {batch.failed[netid]}")
-                outcomes.append(ReminderError(f"{netid} <{email}>: {batch.failed[netid]}"))
+                outcomes.append(ReminderError(batch.failed[netid]))
                 continue
             if batch.sent:
                 logger(f"reminded {netid} <{email}>")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from courseadmin.course import reminders
 from courseadmin.course.models import Reminder, Student
+from courseadmin.course.steps import RemindMissingUsernames
 from tests.course.conftest import run
 from tests.factories import CourseStudentFactory
 
@@ -62,12 +62,12 @@ def test_queued_reminders_wait_for_a_worker_which_sends_them_and_records_it(
     task = tasks()["none"]
     assert task
     assert tasks() == {"none": task, "bad": task, "ok": ""}
-    *queued, total = lines(flow_run)
+    due, *queued = lines(flow_run)
+    assert due == "2 students are due a reminder"
     assert sorted(queued) == [
         f"queued a reminder to bad <bad@example.edu> (task {task})",
         f"queued a reminder to none <none@example.edu> (task {task})",
     ]
-    assert total == "2 reminders queued; 2 students were due"
     # Queued counts as reminded: the next run does not queue them again.
     assert flow_run.metadata["reminded"] == ["bad", "none"]
     assert Student.objects.filter(last_reminded_at__isnull=True).count() == 1
@@ -86,7 +86,7 @@ def test_queued_reminders_wait_for_a_worker_which_sends_them_and_records_it(
 
 
 def test_reminders_are_queued_a_batch_to_a_task(sections, database_queue, monkeypatch):
-    monkeypatch.setattr(reminders, "REMINDERS_PER_TASK", 2)
+    monkeypatch.setattr(RemindMissingUsernames, "batch_size", 2)
     for netid in ("a1", "b2", "c3", "d4", "e5"):
         CourseStudentFactory(netid=netid, github_username="")
 
@@ -108,8 +108,8 @@ def test_a_backend_that_runs_tasks_at_once_has_sent_them_when_the_step_ends(sect
     assert [message.to for message in mailoutbox] == [["none@example.edu"]]
     assert outcomes() == {"none": ("sent", "", tasks()["none"])}
     assert lines(flow_run) == [
+        "1 students are due a reminder",
         "reminded none <none@example.edu>",
-        "1 reminders queued; 1 students were due",
     ]
 
 
@@ -125,8 +125,8 @@ def test_a_batch_the_queue_refuses_fails_the_step_and_its_students_stay_due(
     assert flow_run.status == "failed"
     error = flow_run.steps.get(name="remind-missing-usernames").error
     assert error.startswith(
-        "ReminderError: 1 of 1 reminders could not be sent:\n  none <none@example.edu>: "
-        "could not be queued: "
+        "IntentsFailed: 1 of 1 intents failed: email none <none@example.edu>: "
+        "ReminderError: could not be queued: "
     )
     assert mailoutbox == []
     assert Reminder.objects.count() == 0

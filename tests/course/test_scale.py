@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from adminflow.engine.intents import batches
 from adminflow.registry import flow_registry
 from courseadmin.course.models import Section, Student
 from tests.course.conftest import run, student_row, sync_config
@@ -141,9 +142,15 @@ def steps_in_turn(path: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
         )
 
     def planned_and_carried_out(name: str, *plan_arguments: Any) -> None:
+        # As the engine does: in batches where the step takes them, else one at a time.
         instance = step[name].instance
-        for intent in instance.plan_records(locked, Logger(), metadata.get, *plan_arguments):
-            instance.carry_out(intent, Logger(), metadata.get)
+        intents = list(instance.plan_records(locked, Logger(), metadata.get, *plan_arguments))
+        if getattr(instance, "carry_out_batch", None) is None:
+            for intent in intents:
+                instance.carry_out(intent, Logger(), metadata.get)
+            return
+        for batch in batches(name, instance, intents):
+            instance.carry_out_batch(batch, Logger(), metadata.get)
 
     yield (
         "remind-missing-usernames",

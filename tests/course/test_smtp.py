@@ -105,7 +105,7 @@ def test_a_refused_address_fails_the_step_but_the_reminders_sent_are_still_store
     error = StepRun.objects.get(run=flow_run, name="remind-missing-usernames").error
     assert error.startswith(
         f"IntentsFailed: 1 of 2 intents failed: email refused <{REFUSED}>: "
-        f"SMTPRecipientsRefused: {{'{REFUSED}': (550, b'5.1.1 No such user here')}}"
+        f"ReminderError: {{'{REFUSED}': (550, b'5.1.1 No such user here')}}"
     )
     reminded = dict(Student.objects.values_list("netid", "last_reminded_at"))
     assert reminded["ok"] is not None  # stored: a rerun must not email them twice

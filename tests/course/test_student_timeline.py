@@ -73,7 +73,10 @@ def test_a_students_page_links_to_a_timeline_of_every_run_and_step(staff, three_
         entry.run: {e.step: (e.action, e.fields) for e in entry.effects} for entry in timeline.runs
     }
     assert steps[week1]["import-roster"] == ("added", [])
-    assert steps[week1]["remind-missing-usernames"] == ("changed", ["last_reminded_at"])
+    assert steps[week1]["remind-missing-usernames"] == (
+        "changed",
+        ["last_reminded_at", "reminder_task"],
+    )
     assert steps[week2]["import-roster"] == ("changed", ["status"])
     assert steps[week3]["import-roster"] == ("changed", ["github_username", "status"])
     assert steps[week3]["check-usernames"] == ("changed", ["github_username_valid"])
