@@ -654,7 +654,7 @@ class RecordChange(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     kind = models.CharField(
         max_length=16,
-        choices=ChangeKind.choices,
+        choices=ChangeKind,
         blank=True,
         default="",
         db_default="",
