@@ -1,6 +1,6 @@
 """A pytest plugin for CI: a test may skip only for a reason on a short allowed list.
 
-Loaded by pytest's ``addopts``; switched on with ``--allowed-skips-only`` or, as
+Loaded by the root conftest.py; switched on with ``--allowed-skips-only`` or, as
 .ci/run does, ``ADMINFLOW_ALLOWED_SKIPS_ONLY=1`` (so CI runs the README's test
 command as it is).
 A skip for any other reason (a missing browser, a server that does not
