@@ -10,8 +10,10 @@ action, then on the flow's row and page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -29,7 +31,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from ..engine import AdminflowError
-from ..models import Flow, FlowRun
+from ..models import Flow, FlowQuerySet, FlowRun
 from ..registry import flow_registry
 from ..runs import start_run
 from ..runs.workers import last_worker_seen, no_worker_warning
@@ -42,6 +44,9 @@ from .plan_actions import plan_flow_view, plan_selected_flows
 from .run_view import refusal, run_flow_view, run_url_name
 from .secrets import config_sections, masked, secret_keys, spec_sections
 from .yaml_field import YAMLField, dump_yaml
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 CONFIG_HELP = _(
     "The config runs use, in the YAML that runflow --config reads; leave it empty to use "
@@ -113,6 +118,23 @@ def debug_run_selected_flows(
     queue_runs(modeladmin, request, queryset, debug=True)
 
 
+class RunColumns(TypedDict):
+    """What :meth:`FlowAdmin.get_queryset` gives each flow of its active and latest
+    finished runs (:func:`_run_subquery`)."""
+
+    last_run_id: int | None
+    last_run_status: str | None
+    last_run_started_at: datetime | None
+    last_run_finished_at: datetime | None
+    active_run_id: int | None
+    active_run_status: str | None
+    active_run_worker: str | None
+
+
+if TYPE_CHECKING:
+    FlowRow = WithAnnotations[Flow, RunColumns]
+
+
 def _run_subquery(field: str, *, active: bool) -> Subquery:
     """Return one field of a flow's active run, or of its latest finished run."""
     runs = FlowRun.objects.filter(flow=OuterRef("pk"))
@@ -155,20 +177,16 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Flow]:
         # One query for the whole page, however many runs each flow has; only the flows
         # the user may see (adminflow.access), in every view and action of this admin.
-        return (
-            super()
-            .get_queryset(request)
-            .visible_to(request.user)
-            .annotate(
-                last_run_id=_run_subquery("pk", active=False),
-                last_run_status=_run_subquery("status", active=False),
-                last_run_started_at=_run_subquery("started_at", active=False),
-                last_run_finished_at=_run_subquery("finished_at", active=False),
-                active_run_id=_run_subquery("pk", active=True),
-                active_run_status=_run_subquery("status", active=True),
-                active_run_worker=_run_subquery("worker", active=True),
-                **last_scheduled_run_annotations(),
-            )
+        flows = cast(FlowQuerySet, super().get_queryset(request))  # Flow's default manager's
+        return flows.visible_to(request.user).annotate(
+            last_run_id=_run_subquery("pk", active=False),
+            last_run_status=_run_subquery("status", active=False),
+            last_run_started_at=_run_subquery("started_at", active=False),
+            last_run_finished_at=_run_subquery("finished_at", active=False),
+            active_run_id=_run_subquery("pk", active=True),
+            active_run_status=_run_subquery("status", active=True),
+            active_run_worker=_run_subquery("worker", active=True),
+            **last_scheduled_run_annotations(),
         )
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
@@ -198,7 +216,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         """Run a flow now, or once with options (:mod:`.run_view`)."""
         return run_flow_view(self, request, object_id)
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[Any], str | bool]]:
         shown = list(super().get_list_display(request))
         if not self.has_run_permission(request):
             shown.remove("run_buttons")
@@ -277,7 +295,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         )
 
     @admin.display(description=_("runs"), ordering="last_run_finished_at")
-    def recent_runs(self, obj: Flow) -> SafeString | str:
+    def recent_runs(self, obj: FlowRow) -> SafeString | str:
         """Return the active run, if any, above the latest finished one."""
         lines = []
         if obj.active_run_id is not None:
@@ -287,7 +305,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"
 
     @admin.display(description=_("last run"), ordering="last_run_finished_at")
-    def last_run(self, obj: Flow) -> SafeString | str:
+    def last_run(self, obj: FlowRow) -> SafeString | str:
         if obj.last_run_id is None:
             return "—"
         duration = None
@@ -305,7 +323,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
         )
 
     @admin.display(description=_("active run"), ordering="active_run_id")
-    def active_run(self, obj: Flow) -> SafeString | str:
+    def active_run(self, obj: FlowRow) -> SafeString | str:
         if obj.active_run_id is None:
             return "—"
         return format_html(
@@ -315,7 +333,7 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
             self.waiting_note(obj),
         )
 
-    def waiting_note(self, obj: Flow) -> SafeString | str:
+    def waiting_note(self, obj: FlowRow) -> SafeString | str:
         """Return "waiting: no worker seen since …" if the flow's active run waits for a
         task worker and none was seen within ``ADMINFLOW["WORKER_SEEN_WITHIN"]``."""
         # A changelist looks once for all its flows; a change page has one flow.
@@ -372,7 +390,9 @@ class FlowAdmin(ScheduleColumns, admin.ModelAdmin):
             ]
         return fieldsets
 
-    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Field:
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> Field | None:
         if db_field.name in ("config", "spec"):
             return YAMLField(
                 required=False,

@@ -8,7 +8,8 @@ page costs the same however many flows and runs there are.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -23,6 +24,21 @@ from ..models import Flow, FlowRun
 from ..schedule.cron import site_time, site_today
 from ..states import Trigger
 from .display import change_link, status_badge
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class LastScheduledRun(TypedDict):
+    """What :func:`last_scheduled_run_annotations` gives each flow."""
+
+    last_scheduled_run_id: int | None
+    last_scheduled_run_status: str | None
+    last_scheduled_run_for: datetime | None
+
+
+if TYPE_CHECKING:
+    ScheduledFlow = WithAnnotations[Flow, LastScheduledRun]
 
 
 def last_scheduled_run_annotations() -> dict[str, Subquery]:
@@ -52,8 +68,9 @@ class ScheduledFilter(admin.SimpleListFilter):
             "off": has_schedule & Q(schedule_enabled=False),
             "none": Q(schedule=""),
         }
-        if self.value() in conditions:
-            return queryset.filter(conditions[self.value()])
+        value = self.value()
+        if value in conditions:
+            return queryset.filter(conditions[value])
         return queryset
 
 
@@ -91,7 +108,7 @@ class ScheduleColumns:
         )
 
     @admin.display(description=_("last scheduled run"), ordering="last_scheduled_at")
-    def last_scheduled_run(self, obj: Flow) -> SafeString | str:
+    def last_scheduled_run(self, obj: ScheduledFlow) -> SafeString | str:
         run_id = getattr(obj, "last_scheduled_run_id", None)
         if run_id is None:
             return "—"
@@ -105,12 +122,12 @@ class ScheduleColumns:
         )
 
     @admin.display(description=_("schedule"), ordering="schedule_due_at")
-    def schedule_summary(self, obj: Flow) -> SafeString | str:
+    def schedule_summary(self, obj: ScheduledFlow) -> SafeString | str:
         """Return the schedule, when it next runs and its last scheduled run, in a narrow
         cell: times as "in 3 hours", each exact time a hover away."""
         if not obj.schedule:
             return "—"
-        lines = [self.schedule_column(obj)]
+        lines: list[SafeString | str | None] = [self.schedule_column(obj)]
         if obj.schedule_due_at is not None:
             due = obj.schedule_due_at
             when = (

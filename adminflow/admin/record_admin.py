@@ -14,20 +14,21 @@ looks like a flow that never stored anything.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from ..models import FlowRun, Record, RecordChange
+from ..models import FlowRun, Record, RecordChange, RecordChangeQuerySet
 from .change_list import (
     FieldFilter,
     KindFilter,
@@ -69,8 +70,7 @@ class RecordAdmin(RecordHistoryBase, ReadOnlyAdmin):
     search_fields = ["key"]
     search_help_text = _("Search by key.")
     show_full_result_count = False
-    fields = ["collection", "key", "pretty_data", "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("collection", "key", "pretty_data", "created_at", "updated_at")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         """Return whether Records is listed in the admin index and app list for this user.
@@ -110,7 +110,7 @@ class RecordChangeAdmin(ReadOnlyAdmin):
     search_help_text = _("Search by key.")
     show_full_result_count = False
     ordering = ["-id"]
-    fields = [
+    fields = readonly_fields = (
         "run_link",
         "action",
         "kind",
@@ -118,14 +118,14 @@ class RecordChangeAdmin(ReadOnlyAdmin):
         "record_history",
         "pretty_before",
         "pretty_after",
-    ]
-    readonly_fields = fields
+    )
     change_list_template = "admin/adminflow/recordchange/change_list.html"
     timeline_template = "admin/adminflow/record/timeline.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RecordChange]:
         # Only what runs of flows the user may see changed (adminflow.access).
-        return super().get_queryset(request).visible_to(request.user).select_related("run__flow")
+        changes = cast(RecordChangeQuerySet, super().get_queryset(request))  # the default manager's
+        return changes.visible_to(request.user).select_related("run__flow")
 
     def get_urls(self) -> list[URLPattern]:
         info = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -144,7 +144,7 @@ class RecordChangeAdmin(ReadOnlyAdmin):
         context = {"export_url": f"{export}?{query}" if query else export, **(extra_context or {})}
         return super().changelist_view(request, context)
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """Stream the changes the list shows with the same filters and search, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied

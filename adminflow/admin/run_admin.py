@@ -10,7 +10,8 @@ POST buttons on the page (:mod:`.run_actions`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -35,10 +36,10 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Flow, FlowRun, RecordChange, StepRun
+from ..models import Flow, FlowRun, FlowRunQuerySet, RecordChange, StepRun
 from ..states import RunPurpose
 from .change_summary import change_summary
-from .display import format_duration, status_badge, waiting_note
+from .display import format_duration, missing_object, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .list_filters import VisibleFlowFilter
 from .plan_admin import plan_note
@@ -71,6 +72,9 @@ from .run_page import (
 )
 from .yaml_field import dump_yaml
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 LIVE_PARAMS = ("after", "first", "lines")
 """The live endpoint's own query parameters; the others are the page's (its log filter)."""
 
@@ -98,13 +102,17 @@ class FlowRunAdmin(admin.ModelAdmin):
     search_help_text = _("Search by flow name, error or worker.")
     # The paginator's COUNT of the filtered runs is enough; skip a second over the whole table.
     show_full_result_count = False
-    actions = [cancel_runs, rerun_runs, resume_runs, resume_runs_with_flow_config]
+    # Each returns the runs it acted on, for the run page's buttons (a re-run's goes to the
+    # new run); the changelist ignores what an action returns unless it is a response.
+    actions = [cancel_runs, rerun_runs, resume_runs, resume_runs_with_flow_config]  # type: ignore[list-item]
     run_template = "admin/adminflow/flowrun/run.html"
     state_template = "admin/adminflow/flowrun/includes/state.html"
     log_pager_template = "admin/adminflow/flowrun/includes/log_pager.html"
 
     class Media:
-        css = {"all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]}
+        css: dict[str, Sequence[str]] = {
+            "all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]
+        }
 
     # Permissions: read-only, plus one custom permission per action.
 
@@ -133,7 +141,8 @@ class FlowRunAdmin(admin.ModelAdmin):
         """Return whether the user has every permission of the action behind ``button``."""
         return all(
             getattr(self, f"has_{permission}_permission")(request)
-            for permission in RUN_ACTIONS[button].allowed_permissions
+            # Set by @admin.action, which django-stubs types as giving the function back unchanged.
+            for permission in RUN_ACTIONS[button].allowed_permissions  # type: ignore[attr-defined]
         )
 
     # The changelist
@@ -141,12 +150,8 @@ class FlowRunAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
         # Only runs of flows the user may see (adminflow.access): the changelist, the run
         # page, its live endpoint and every action and button go through here.
-        return (
-            super()
-            .get_queryset(request)
-            .visible_to(request.user)
-            .select_related("flow", "triggered_by")
-        )
+        runs = cast(FlowRunQuerySet, super().get_queryset(request))  # FlowRun's default manager's
+        return runs.visible_to(request.user).select_related("flow", "triggered_by")
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, run: FlowRun) -> str:
@@ -228,7 +233,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         """Show the run page: read-only, whatever the user's permissions."""
         run = self.get_object(request, unquote(object_id))
         if run is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object(self, request, object_id)
         # As the admin's own view-only change form: a POST to it is a change, refused.
         if request.method == "POST" or not self.has_view_or_change_permission(request, run):
             raise PermissionDenied
@@ -289,7 +294,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         run = self.get_object(request, unquote(object_id))
         if run is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object(self, request, object_id)
         done = RUN_ACTIONS[action](self, request, self.get_queryset(request).filter(pk=run.pk))
         target = done[0] if done and action != "cancel" else run
         return HttpResponseRedirect(self._run_url(target))
@@ -430,7 +435,7 @@ class FlowRunAdmin(admin.ModelAdmin):
         return reverse(f"{self.admin_site.name}:{info}_{view}", args=[run.pk])
 
 
-def _button_label(run: FlowRun, action: str) -> str:
+def _button_label(run: FlowRun, action: str) -> str | StrPromise:
     """Return a button's label, saying what it does for a plan or an apply."""
     if action == "rerun" and run.purpose == RunPurpose.PLAN:
         return PLAN_AGAIN_LABEL

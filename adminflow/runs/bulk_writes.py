@@ -22,10 +22,11 @@ JSON values; nothing else is adapted.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -40,10 +41,10 @@ def insert_rows(
     """Insert ``rows``, each a value per name in ``fields``, in one transaction: one
     INSERT per ``batch_size`` rows (fewer if the database takes fewer parameters)."""
     connection = connections[router.db_for_write(model)]
-    columns = [model._meta.get_field(name) for name in fields]
+    columns = [_field(model, name) for name in fields]
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
-    names = ", ".join(qn(column.column) for column in columns)
+    names = ", ".join(qn(_column(field)) for field in columns)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = (
@@ -71,9 +72,9 @@ def update_rows(
     values after it, in one transaction: on PostgreSQL one UPDATE per ``batch_size``
     rows, elsewhere one prepared UPDATE run for every row."""
     connection = connections[router.db_for_write(model)]
-    columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
+    columns = [model._meta.pk, *(_field(model, name) for name in fields)]
     qn = connection.ops.quote_name
-    pk, *changed = (qn(column.column) for column in columns)
+    pk, *changed = (qn(_column(field)) for field in columns)
     table = qn(model._meta.db_table)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -91,6 +92,17 @@ def update_rows(
             f"UPDATE {table} SET {sets} WHERE {pk} = %s",
             [(*row[1:], row[0]) for row in _adapted(connection, columns, rows)],
         )
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """Return ``model``'s field ``name``: one with a column of the table, as the callers
+    pass (never a reverse relation)."""
+    return cast("models.Field[Any, Any]", model._meta.get_field(name))
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    """Return ``field``'s column: every field the callers pass has one."""
+    return cast(str, field.column)
 
 
 def _batches(rows: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -119,11 +131,10 @@ def _adapted(
         if isinstance(column, models.DateTimeField):
             adapters.append((index, _datetime_adapter(connection)))
         elif isinstance(column, models.JSONField) and connection.vendor != "postgresql":
-            encoder = column.encoder
-            adapters.append((index, lambda value, encoder=encoder: json.dumps(value, cls=encoder)))
+            adapters.append((index, functools.partial(json.dumps, cls=column.encoder)))
     if not adapters:
         return list(rows)
-    adapted = []
+    adapted: list[Sequence[Any]] = []
     for row in rows:
         values = list(row)
         for index, adapt in adapters:
