@@ -11,8 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.admin import AdminSite, ModelAdmin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -85,6 +88,32 @@ def missing_object(
     # Django's own answer, private API that django-stubs does not declare.
     redirect: Callable[..., HttpResponse] = modeladmin._get_obj_does_not_exist_redirect  # type: ignore[attr-defined]
     return redirect(request, modeladmin.opts, object_id)
+
+
+def read_only_page(
+    modeladmin: ModelAdmin[Any],
+    request: HttpRequest,
+    object_id: str,
+    *,
+    template: str,
+    context_of: Callable[[HttpRequest, Any], dict[str, Any]],
+    may_view: Callable[[HttpRequest, Any], bool],
+    extra_context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """Show one object's read-only page (a run's, a plan's) as the admin's view-only change
+    form answers: an object missing or not visible as missing, a POST (a change) refused."""
+    obj = modeladmin.get_object(request, unquote(object_id))
+    if obj is None:
+        return missing_object(modeladmin, request, object_id)
+    if request.method == "POST" or not may_view(request, obj):
+        raise PermissionDenied
+    request.current_app = modeladmin.admin_site.name
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        **context_of(request, obj),
+        **(extra_context or {}),
+    }
+    return TemplateResponse(request, template, context)
 
 
 def change_link(admin_site: AdminSite, model: type[Model], pk: Any, text: Any) -> SafeString:

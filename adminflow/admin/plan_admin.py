@@ -35,7 +35,6 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -49,7 +48,7 @@ from ..models import Flow, FlowRun, Plan, PlanQuerySet
 from ..runs import apply_plan, apply_refusal, approval_refusal, approve_plan, reject_plan
 from ..runs.workers import no_worker_warning
 from ..states import FlowRunStatus, PlanState, Trigger
-from .display import admin_url, change_link, missing_object, status_badge
+from .display import admin_url, change_link, missing_object, read_only_page, status_badge
 from .list_filters import VisibleFlowFilter
 from .plan_page import (
     INTENT_CSV_HEADER,
@@ -165,18 +164,15 @@ class PlanAdmin(admin.ModelAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         """Show the plan page: read-only for whoever may view runs."""
-        plan = self.get_object(request, unquote(object_id))
-        if plan is None:
-            return missing_object(self, request, object_id)
-        if request.method == "POST" or not self.has_view_permission(request, plan):
-            raise PermissionDenied
-        request.current_app = self.admin_site.name
-        context = {
-            **self.admin_site.each_context(request),
-            **self.plan_page_context(request, plan),
-            **(extra_context or {}),
-        }
-        return TemplateResponse(request, self.plan_template, context)
+        return read_only_page(
+            self,
+            request,
+            object_id,
+            template=self.plan_template,
+            context_of=self.plan_page_context,
+            may_view=self.has_view_permission,
+            extra_context=extra_context,
+        )
 
     def plan_page_context(self, request: HttpRequest, plan: Plan) -> dict[str, Any]:
         """Return what the plan page shows: a fixed number of queries, whatever the plan's size."""

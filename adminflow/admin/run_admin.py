@@ -28,7 +28,6 @@ from django.http import (
     QueryDict,
 )
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -39,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Flow, FlowRun, FlowRunQuerySet, RecordChange, StepRun
 from ..states import RunPurpose
 from .change_summary import change_summary
-from .display import format_duration, missing_object, status_badge, waiting_note
+from .display import format_duration, missing_object, read_only_page, status_badge, waiting_note
 from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .list_filters import VisibleFlowFilter
 from .plan_admin import plan_note
@@ -230,20 +229,17 @@ class FlowRunAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """Show the run page: read-only, whatever the user's permissions."""
-        run = self.get_object(request, unquote(object_id))
-        if run is None:
-            return missing_object(self, request, object_id)
-        # As the admin's own view-only change form: a POST to it is a change, refused.
-        if request.method == "POST" or not self.has_view_or_change_permission(request, run):
-            raise PermissionDenied
-        request.current_app = self.admin_site.name
-        context = {
-            **self.admin_site.each_context(request),
-            **self.run_page_context(request, run),
-            **(extra_context or {}),
-        }
-        return TemplateResponse(request, self.run_template, context)
+        """Show the run page: read-only, whatever the user's permissions (a POST to it, as to
+        the admin's own view-only change form, is a change, refused)."""
+        return read_only_page(
+            self,
+            request,
+            object_id,
+            template=self.run_template,
+            context_of=self.run_page_context,
+            may_view=self.has_view_or_change_permission,
+            extra_context=extra_context,
+        )
 
     def live_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Return the run's status, its steps and its log lines after id ``after``, as JSON.

@@ -8,12 +8,12 @@ The steps run in real flows over real HTTP: canvasapi talks to the fake on
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from adminflow import AdminFlow, FlowObserver, RecordStorer
+from adminflow import AdminFlow, FlowObserver
 from adminflow.contrib.canvas import ImportCanvasRoster
+from tests.contrib.memory_course import storer_for
 from tests.fake_canvas import COURSE_ID, TOKEN, FakeCanvas
 
 FAST_RETRY = {"backoff": 0.05, "max_backoff": 0.2, "jitter": False}
@@ -54,22 +54,6 @@ class Course:
 
     def by_netid(self, netid: str) -> Student:
         return next(s for s in self.students if s.netid == netid)
-
-
-def storer_for(course: Course) -> type[RecordStorer[Student]]:
-    """Return a storer class that loads copies of the course's students and stores them back."""
-
-    class CourseStorer(RecordStorer[Student]):
-        description = "the course's students, in memory"
-
-        def get_records(self, logger: Any) -> list[Student]:
-            return copy.deepcopy(course.students)
-
-        def set_records(self, rec_list: list[Student], logger: Any, debug: bool = False) -> None:
-            if not debug:
-                course.students = copy.deepcopy(rec_list)
-
-    return CourseStorer
 
 
 def canvas_config(fake: FakeCanvas, **extra: Any) -> dict[str, Any]:

@@ -8,14 +8,13 @@ so the suite stays quick; the code paths are those of a real run.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from adminflow import AdminFlow, FlowObserver, RecordStorer, RunResult
+from adminflow import AdminFlow, FlowObserver, RunResult
 from adminflow.contrib.github import (
     CheckGitHubAccounts,
     CreateStudentRepos,
@@ -24,6 +23,7 @@ from adminflow.contrib.github import (
     SyncGroupTeams,
     TagSubmissions,
 )
+from tests.contrib.memory_course import storer_for
 from tests.fake_github import ORG, TEMPLATE, TOKEN, FakeGitHub
 
 WRITE_SPACING = 0.001
@@ -67,22 +67,6 @@ def make_course(fake: FakeGitHub, size: int, group_size: int = 4) -> Course:
         fake.add_user(login)
         students.append(Student(f"s{n:03d}", login, group_code=f"G{n // group_size:02d}"))
     return Course(students)
-
-
-def storer_for(course: Course) -> type[RecordStorer[Student]]:
-    """Return a storer class that loads copies of the course's students and stores them back."""
-
-    class CourseStorer(RecordStorer[Student]):
-        description = "the course's students, in memory"
-
-        def get_records(self, logger: Any) -> list[Student]:
-            return copy.deepcopy(course.students)
-
-        def set_records(self, rec_list: list[Student], logger: Any, debug: bool = False) -> None:
-            if not debug:
-                course.students = copy.deepcopy(rec_list)
-
-    return CourseStorer
 
 
 def github_config(fake: FakeGitHub) -> dict[str, Any]:
