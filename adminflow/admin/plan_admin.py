@@ -65,12 +65,13 @@ from .plan_page import (
     selection,
     state_line,
 )
+from .read_only import ReadOnlyModelAdmin
 
 APPROVE_PERMISSION = "adminflow.approve_flowrun"
 VIEW_PERMISSIONS = ("adminflow.view_flowrun", "adminflow.change_flowrun")
 
 
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(ReadOnlyModelAdmin):
     list_display = ["plan", "flow", "state_badge", "planned_by", "created_at", "expires_at"]
     list_filter = ["state", ("run__flow", VisibleFlowFilter), "created_at"]
     list_select_related = ["run__flow", "planned_by"]
@@ -90,15 +91,6 @@ class PlanAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Plan | None = None) -> bool:
-        return False
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         """Return whether the user may approve, reject and apply plans."""

@@ -37,6 +37,7 @@ from .change_list import (
     csv_lines,
 )
 from .display import admin_url, change_link
+from .read_only import ReadOnlyModelAdmin
 from .record_history import RecordHistoryBase, changes_url
 from .registered_storers import typed_storer_registered
 from .run_page import parse_id
@@ -46,18 +47,9 @@ TYPED_RECORDS_ATTR = "_adminflow_keeps_typed_records"
 """Where a request remembers whether the site keeps typed records: the index asks twice."""
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyModelAdmin):
     class Media:
         css = {"all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def link_to_run(self, run: FlowRun) -> SafeString:
         """Return ``run`` as a link to its page on this site, or as text if runs are not on it."""

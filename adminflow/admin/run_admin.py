@@ -42,6 +42,7 @@ from .display import format_duration, missing_object, read_only_page, status_bad
 from .graph import flow_graph_svg, graph_steps_of_step_runs
 from .list_filters import VisibleFlowFilter
 from .plan_admin import plan_note
+from .read_only import ReadOnlyModelAdmin
 from .run_actions import (
     LEGAL_STATES,
     RUN_ACTIONS,
@@ -90,7 +91,7 @@ NOT_FOR_APPLY = frozenset({"rerun", "resume_flow"})
 """An apply is never re-run, and resumes with its plan's config only (the run service)."""
 
 
-class FlowRunAdmin(admin.ModelAdmin):
+class FlowRunAdmin(ReadOnlyModelAdmin):
     # Fits a 1280 px screen beside the sidebar and filters: debug goes with the status,
     # who with the trigger, the duration with the start, the record counts in one cell.
     list_display = ["id", "flow", "status_badge", "started", "trigger_who", "records"]
@@ -113,16 +114,7 @@ class FlowRunAdmin(admin.ModelAdmin):
             "all": ["adminflow/adminflow.css", "adminflow/run.css", "adminflow/records.css"]
         }
 
-    # Permissions: read-only, plus one custom permission per action.
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
-        return False
+    # Permissions: read-only (ReadOnlyModelAdmin), plus one custom permission per action.
 
     def has_cancel_permission(self, request: HttpRequest, obj: FlowRun | None = None) -> bool:
         return self._has_run_permission(request, "cancel")
